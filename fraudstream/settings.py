@@ -1,0 +1,40 @@
+"""Configuration shared by every fraudstream process: where Kafka is and what the topics are called.
+
+Each process reads one pydantic-settings model from environment variables with the prefix
+``FRAUDSTREAM_`` (nested fields with ``__``, e.g. ``FRAUDSTREAM_TOPICS__TRANSACTIONS``) and lets CLI
+flags override them. Topic names live here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class TopicNames(BaseModel):
+    """The topics of the data flow (see ARCHITECTURE.md, "Topics and contracts")."""
+
+    model_config = ConfigDict(frozen=True)
+
+    transactions: str = "transactions"
+    labels: str = "labels"
+    decisions: str = "decisions"
+    dlq: str = "transactions.dlq"
+    drift_reports: str = "drift.reports"
+
+
+class FraudstreamSettings(BaseSettings):
+    """Settings every process shares; printed at start-up by the CLI (no secrets live here yet)."""
+
+    model_config = SettingsConfigDict(env_prefix="FRAUDSTREAM_", env_nested_delimiter="__", frozen=True, extra="ignore")
+
+    bootstrap_servers: str = "127.0.0.1:9092"
+    topics: TopicNames = Field(default_factory=TopicNames)
+    #: Where local state lives: the broker's data and logs, generated datasets, the model store.
+    home: Path = PROJECT_ROOT / ".fraudstream"
+    #: Partitions for topics the project creates itself.
+    partitions: int = Field(default=3, ge=1, le=1000)

@@ -1,0 +1,55 @@
+"""Create the project's topics (idempotently) and the confluent-kafka client settings we share.
+
+``PRODUCER_DEFAULTS`` sets ``partitioner=murmur2_random``: librdkafka's default partitioner
+(CRC32) differs from the Java clients' and aiokafka's (murmur2), and transactions, labels and the
+Faust worker's card table must agree on which partition a card lives in.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable
+
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+
+PRODUCER_DEFAULTS: dict[str, object] = {
+    "enable.idempotence": True,
+    "acks": "all",
+    "partitioner": "murmur2_random",
+    "linger.ms": 20,
+    "batch.num.messages": 10_000,
+    "compression.type": "lz4",
+    "queue.buffering.max.messages": 500_000,
+}
+
+
+def ensure_topics(
+    bootstrap_servers: str, names: Iterable[str], partitions: int = 3, timeout: float = 30.0
+) -> list[str]:
+    """Create the topics that do not exist yet; returns the names created."""
+    admin = AdminClient({"bootstrap.servers": bootstrap_servers})
+    existing = set(admin.list_topics(timeout=timeout).topics)
+    wanted = [name for name in dict.fromkeys(names) if name not in existing]
+    if not wanted:
+        return []
+    futures = admin.create_topics(
+        [NewTopic(name, num_partitions=partitions, replication_factor=1) for name in wanted],
+        operation_timeout=timeout,
+    )
+    for future in futures.values():
+        try:
+            future.result(timeout=timeout)
+        except KafkaException as exc:
+            if exc.args and getattr(exc.args[0], "name", lambda: "")() == "TOPIC_ALREADY_EXISTS":
+                continue
+            raise
+    return wanted
+
+
+def delete_topics(bootstrap_servers: str, names: Iterable[str], timeout: float = 30.0) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap_servers})
+    futures = admin.delete_topics(list(names), operation_timeout=timeout)
+    for future in futures.values():
+        with contextlib.suppress(KafkaException):  # already gone is fine
+            future.result(timeout=timeout)

@@ -1,0 +1,261 @@
+"""Replay a dataset into Kafka in event-time order (``fraudstream produce``).
+
+Transactions go to the transactions topic at their ``event_time``; labels go to the labels topic
+at their ``reported_at`` (days later), interleaved into one event-time-ordered stream; at equal
+times a transaction goes before a label. Both are keyed by ``card_id`` with the murmur2
+partitioner, so a card's transactions and labels share a partition number, and the Kafka record
+timestamp is the event's own time.
+
+Pacing: as fast as possible (default), ``rate`` events a second, or ``speedup`` times event time.
+The producer is idempotent with ``acks=all``; every delivery report is counted, and the summary
+says how many were sent, acknowledged and failed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from confluent_kafka import KafkaError, Message, Producer
+from tqdm import tqdm
+
+from fraudstream.settings import TopicNames
+from fraudstream.topics import PRODUCER_DEFAULTS
+from producers import replay_metrics
+from producers.drift_injection import DriftSpec
+from producers.generator import Dataset
+from schemas.codec import AvroCodec
+
+TRANSACTION, LABEL = 0, 1
+TX_FIELDS = (
+    "transaction_id", "card_id", "terminal_id", "amount", "currency", "merchant_category",
+    "channel", "card_country", "terminal_country",
+)  # fmt: skip
+
+
+def _millis(series: pd.Series) -> np.ndarray:
+    return np.asarray(pd.DatetimeIndex(series.astype("datetime64[ms, UTC]")).asi8, dtype=np.int64)
+
+
+def replay_order(dataset: Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(kind, row, timestamp_ms)`` of every event, ordered by time, transactions first on ties."""
+    tx_ts = _millis(dataset.transactions["event_time"])
+    label_ts = _millis(dataset.labels["reported_at"])
+    kind = np.concatenate([np.full(len(tx_ts), TRANSACTION), np.full(len(label_ts), LABEL)])
+    row = np.concatenate([np.arange(len(tx_ts)), np.arange(len(label_ts))])
+    ts = np.concatenate([tx_ts, label_ts])
+    order = np.lexsort((row, kind, ts))  # last key is primary
+    return kind[order], row[order], ts[order]
+
+
+def transaction_records(transactions: pd.DataFrame) -> list[dict[str, Any]]:
+    """Avro-ready dicts (times as epoch milliseconds), one per row, without ground truth."""
+    columns = {name: transactions[name].tolist() for name in TX_FIELDS}
+    columns["event_time"] = _millis(transactions["event_time"]).tolist()
+    names = list(columns)
+    return [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
+
+
+def label_records(labels: pd.DataFrame) -> list[dict[str, Any]]:
+    scenario = [None if pd.isna(s) else str(s) for s in labels["fraud_scenario"].tolist()]
+    columns = {
+        "transaction_id": labels["transaction_id"].tolist(),
+        "card_id": labels["card_id"].tolist(),
+        "terminal_id": labels["terminal_id"].tolist(),
+        "event_time": _millis(labels["event_time"]).tolist(),
+        "reported_at": _millis(labels["reported_at"]).tolist(),
+        "is_fraud": labels["is_fraud"].astype(bool).tolist(),
+        "fraud_scenario": scenario,
+    }
+    names = list(columns)
+    return [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
+
+
+@dataclass(frozen=True)
+class ReplayEvent:
+    topic: str
+    key: bytes
+    timestamp_ms: int
+    value: bytes
+
+
+def encoded_events(dataset: Dataset, topics: TopicNames, limit: int | None = None) -> Iterator[ReplayEvent]:
+    """The dataset as the exact Kafka records the replay sends, in replay order."""
+    tx_codec, label_codec = AvroCodec.for_record("Transaction"), AvroCodec.for_record("Label")
+    kinds, rows, stamps = replay_order(dataset)
+    if limit is not None:
+        kinds, rows, stamps = kinds[:limit], rows[:limit], stamps[:limit]
+    tx_records = transaction_records(dataset.transactions)
+    label_records_ = label_records(dataset.labels)
+    for kind, row, ts in zip(kinds.tolist(), rows.tolist(), stamps.tolist(), strict=True):
+        if kind == TRANSACTION:
+            record = tx_records[row]
+            yield ReplayEvent(topics.transactions, record["card_id"].encode(), ts, tx_codec.encode(record))
+        else:
+            record = label_records_[row]
+            yield ReplayEvent(topics.labels, record["card_id"].encode(), ts, label_codec.encode(record))
+
+
+def shift_to(dataset: Dataset, start: datetime) -> Dataset:
+    """The dataset moved in time so its first transaction happens at ``start``."""
+    offset = pd.Timestamp(start) - dataset.transactions["event_time"].min()
+    tx = dataset.transactions.assign(event_time=dataset.transactions["event_time"] + offset)
+    labels = dataset.labels.assign(
+        event_time=dataset.labels["event_time"] + offset,
+        reported_at=dataset.labels["reported_at"] + offset,
+    )
+    return Dataset(tx, labels, dataset.config, dataset.scenario_counts)
+
+
+class Pacer:
+    """Holds the replay back to ``rate`` events/s or ``speedup`` x event time; else never waits."""
+
+    def __init__(
+        self,
+        rate: float | None = None,
+        speedup: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if rate is not None and speedup is not None:
+            raise ValueError("choose either a rate or a speedup, not both")
+        if rate is not None and rate <= 0:
+            raise ValueError(f"rate must be positive events/s, got {rate}")
+        if speedup is not None and speedup <= 0:
+            raise ValueError(f"speedup must be positive, got {speedup}")
+        self.rate, self.speedup, self._clock, self._sleep = rate, speedup, clock, sleep
+        self._start_wall: float | None = None
+        self._start_ts: int | None = None
+
+    def wait(self, index: int, timestamp_ms: int) -> float:
+        """Sleep until event ``index`` (at ``timestamp_ms``) is due; returns seconds slept."""
+        if self.rate is None and self.speedup is None:
+            return 0.0
+        now = self._clock()
+        if self._start_wall is None:
+            self._start_wall, self._start_ts = now, timestamp_ms
+            return 0.0
+        assert self._start_ts is not None
+        if self.rate is not None:
+            due = self._start_wall + index / self.rate
+        else:
+            assert self.speedup is not None
+            due = self._start_wall + (timestamp_ms - self._start_ts) / 1000.0 / self.speedup
+        delay = due - now
+        if delay > 0.001:
+            self._sleep(delay)
+            return delay
+        return 0.0
+
+
+@dataclass
+class ReplaySummary:
+    sent: int = 0
+    acknowledged: int = 0
+    failed: int = 0
+    by_topic: dict[str, int] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    elapsed_seconds: float = 0.0
+    drift: dict[str, Any] | None = None
+    first_event_time: str | None = None
+    last_event_time: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.failed == 0 and self.acknowledged == self.sent
+
+    @property
+    def acknowledged_per_second(self) -> float:
+        return self.acknowledged / self.elapsed_seconds if self.elapsed_seconds > 0 else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "sent": self.sent,
+            "acknowledged": self.acknowledged,
+            "failed": self.failed,
+            "by_topic": self.by_topic,
+            "errors": self.errors,
+            "elapsed_seconds": round(self.elapsed_seconds, 3),
+            "acknowledged_per_second": round(self.acknowledged_per_second, 1),
+            "first_event_time": self.first_event_time,
+            "last_event_time": self.last_event_time,
+            "drift": self.drift,
+        }
+
+
+def replay(
+    dataset: Dataset,
+    bootstrap_servers: str,
+    topics: TopicNames,
+    pacer: Pacer | None = None,
+    drift: DriftSpec | None = None,
+    limit: int | None = None,
+    producer_config: dict[str, object] | None = None,
+    progress: bool | None = None,
+) -> ReplaySummary:
+    """Send the dataset and wait for every delivery report."""
+    summary = ReplaySummary()
+    if drift is not None:
+        changed, summary.drift = drift.apply(dataset.transactions)
+        dataset = Dataset(changed, dataset.labels, dataset.config, dataset.scenario_counts)
+    pacer = pacer or Pacer()
+    producer = Producer({"bootstrap.servers": bootstrap_servers, **PRODUCER_DEFAULTS, **(producer_config or {})})
+
+    def on_delivery(err: KafkaError | None, msg: Message) -> None:
+        if err is None:
+            summary.acknowledged += 1
+            replay_metrics.EVENTS_ACKNOWLEDGED.labels(msg.topic()).inc()
+        else:
+            summary.failed += 1
+            replay_metrics.EVENTS_FAILED.labels(msg.topic()).inc()
+            if len(summary.errors) < 10:
+                summary.errors.append(f"{msg.topic()}: {err.str()}")
+
+    sent_counters = {t: replay_metrics.EVENTS_SENT.labels(t) for t in (topics.transactions, topics.labels)}
+    reported: dict[str, int] = {}
+    total = len(dataset.transactions) + len(dataset.labels)
+    total = min(total, limit) if limit is not None else total
+    started = time.perf_counter()
+    last_ts = None
+    with tqdm(total=total, desc="replay", unit="ev", disable=progress is False or None, mininterval=0.5) as bar:
+        for index, event in enumerate(encoded_events(dataset, topics, limit)):
+            pacer.wait(index, event.timestamp_ms)
+            while True:
+                try:
+                    producer.produce(
+                        event.topic, event.value, event.key, timestamp=event.timestamp_ms, on_delivery=on_delivery
+                    )
+                    break
+                except BufferError:
+                    producer.poll(0.05)  # local queue full: let deliveries drain
+            summary.sent += 1
+            summary.by_topic[event.topic] = summary.by_topic.get(event.topic, 0) + 1
+            if summary.first_event_time is None:
+                summary.first_event_time = _iso(event.timestamp_ms)
+            last_ts = event.timestamp_ms
+            if index % 1000 == 999:
+                producer.poll(0)
+                for topic, count in summary.by_topic.items():
+                    sent_counters[topic].inc(count - reported.get(topic, 0))
+                    reported[topic] = count
+                replay_metrics.EVENT_TIME.set(event.timestamp_ms / 1000)
+                bar.update(index + 1 - bar.n)
+        remaining = producer.flush(60)
+        for topic, count in summary.by_topic.items():
+            sent_counters[topic].inc(count - reported.get(topic, 0))
+        bar.update(total - bar.n)
+    if remaining:
+        summary.failed += remaining
+        summary.errors.append(f"{remaining} message(s) still undelivered after a 60 s flush")
+    summary.last_event_time = _iso(last_ts) if last_ts is not None else None
+    summary.elapsed_seconds = time.perf_counter() - started
+    return summary
+
+
+def _iso(timestamp_ms: int) -> str:
+    return datetime.fromtimestamp(timestamp_ms / 1000, tz=UTC).isoformat()

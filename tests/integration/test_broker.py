@@ -1,0 +1,28 @@
+"""The local broker: idempotent start, status, and the CLI around it."""
+
+from __future__ import annotations
+
+from fraudstream.broker import LocalBroker
+from fraudstream.cli import main
+
+
+def test_starting_a_running_broker_is_a_no_op(kafka_broker: LocalBroker) -> None:
+    pid = kafka_broker.pid()
+    assert pid is not None
+    assert kafka_broker.start() == 0.0
+    assert kafka_broker.pid() == pid
+    assert kafka_broker.is_ready()
+
+
+def test_cli_status_reports_a_ready_broker(kafka_broker: LocalBroker, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("FRAUDSTREAM_HOME", str(kafka_broker.home.parent))
+    monkeypatch.setattr("fraudstream.cli._broker", lambda settings, port=None: kafka_broker)
+    assert main(["kafka", "status"]) == 0
+    assert "ready" in capsys.readouterr().out
+
+
+def test_status_of_a_stopped_broker_says_not_ready(tmp_path) -> None:
+    broker = LocalBroker(tmp_path / "kafka", port=19999, controller_port=20000)
+    assert broker.pid() is None
+    assert not broker.is_ready(timeout=0.5)
+    assert broker.stop() is False

@@ -1,0 +1,118 @@
+"""Replay order, pacing and drift injection (no broker needed)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fraudstream.settings import TopicNames
+from producers.drift_injection import DriftSpec
+from producers.generator import GeneratorConfig, generate
+from producers.replay import LABEL, TRANSACTION, Pacer, encoded_events, replay_order, shift_to
+from schemas.codec import AvroCodec
+
+
+@pytest.fixture(scope="module")
+def dataset() -> object:
+    return generate(GeneratorConfig(n_customers=200, n_terminals=400, n_days=21, seed=11))
+
+
+def test_events_are_in_time_order_with_labels_at_their_report_time(dataset) -> None:
+    kinds, rows, stamps = replay_order(dataset)
+    assert len(kinds) == len(dataset.transactions) + len(dataset.labels)
+    assert (np.diff(stamps) >= 0).all()
+    label_rows = rows[kinds == LABEL]
+    expected = dataset.labels["reported_at"].iloc[label_rows].astype("datetime64[ms, UTC]")
+    assert (pd.DatetimeIndex(expected).asi8 == stamps[kinds == LABEL]).all()
+    # every label comes after its transaction in the stream
+    position = {
+        tx_id: i
+        for i, tx_id in enumerate(dataset.transactions["transaction_id"].to_numpy()[rows[kinds == TRANSACTION]])
+    }
+    order = np.flatnonzero(kinds == TRANSACTION)
+    tx_pos = {tid: order[i] for tid, i in position.items()}
+    for i, row in zip(np.flatnonzero(kinds == LABEL), label_rows, strict=True):
+        assert tx_pos[dataset.labels["transaction_id"].iloc[row]] < i
+
+
+def test_encoded_events_are_keyed_by_card_with_event_time_stamps(dataset) -> None:
+    topics = TopicNames()
+    tx_codec = AvroCodec.for_record("Transaction")
+    for event in encoded_events(dataset, topics, limit=500):
+        if event.topic == topics.transactions:
+            record = tx_codec.decode(event.value)
+            assert event.key == record["card_id"].encode()
+            assert event.timestamp_ms == int(record["event_time"].timestamp() * 1000)
+            assert "is_fraud" not in record  # ground truth never rides on a transaction
+
+
+def test_shift_to_moves_every_time_by_the_same_offset(dataset) -> None:
+    start = datetime(2030, 1, 1, tzinfo=UTC)
+    shifted = shift_to(dataset, start)
+    assert shifted.transactions["event_time"].min() == pd.Timestamp(start)
+    offset = shifted.transactions["event_time"] - dataset.transactions["event_time"]
+    assert offset.nunique() == 1
+    assert ((shifted.labels["reported_at"] - dataset.labels["reported_at"]) == offset.iloc[0]).all()
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def test_pacer_holds_a_fixed_rate() -> None:
+    clock = FakeClock()
+    pacer = Pacer(rate=100, clock=clock, sleep=clock.sleep)
+    for i in range(201):
+        pacer.wait(i, 0)
+    assert clock.now == pytest.approx(102.0)
+
+
+def test_pacer_follows_event_time_with_a_speedup() -> None:
+    clock = FakeClock()
+    pacer = Pacer(speedup=60, clock=clock, sleep=clock.sleep)
+    pacer.wait(0, 0)
+    pacer.wait(1, 60_000)  # a minute of event time at 60x is one second
+    pacer.wait(2, 60_000)
+    assert clock.now == pytest.approx(101.0)
+
+
+def test_pacer_never_waits_when_unpaced_and_refuses_bad_settings() -> None:
+    assert Pacer().wait(5, 10**12) == 0.0
+    with pytest.raises(ValueError, match="either"):
+        Pacer(rate=1, speedup=1)
+    with pytest.raises(ValueError, match="-3"):
+        Pacer(rate=-3)
+
+
+def test_drift_injection_changes_only_events_after_the_start(dataset) -> None:
+    tx = dataset.transactions
+    start = tx["event_time"].iloc[len(tx) // 2].to_pydatetime()
+    spec = DriftSpec(start=start, amount_scale=1.5, merchant_mix={"7995": 1.0}, merchant_share=0.5, seed=1)
+    changed, summary = spec.apply(tx)
+    before = tx["event_time"] < pd.Timestamp(start)
+    pd.testing.assert_frame_equal(changed[before], tx[before])
+    after = ~before
+    assert np.allclose(changed.loc[after, "amount"], np.round(tx.loc[after, "amount"] * 1.5, 2))
+    share = (changed.loc[after, "merchant_category"] == "7995").mean()
+    assert 0.4 < share < 0.6
+    assert summary["affected_transactions"] == int(after.sum())
+    assert summary["merchant_changed"] > 0
+
+
+def test_drift_spec_refuses_nonsense() -> None:
+    with pytest.raises(ValueError, match="timezone"):
+        DriftSpec(start=datetime(2026, 1, 1))
+    with pytest.raises(ValueError, match="merchant_mix"):
+        DriftSpec(start=datetime(2026, 1, 1, tzinfo=UTC), merchant_share=0.5)

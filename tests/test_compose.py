@@ -1,0 +1,58 @@
+"""docker-compose.yml stays correct for Docker users (no Docker engine needed to check it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from fraudstream.cli import build_parser
+from fraudstream.settings import PROJECT_ROOT
+
+COMPOSE = yaml.safe_load((PROJECT_ROOT / "docker-compose.yml").read_text())
+SERVICES = COMPOSE["services"]
+
+
+def test_the_stack_has_every_service_of_the_architecture() -> None:
+    assert {"kafka", "producer", "worker", "drift", "prometheus", "grafana"} <= set(SERVICES)
+
+
+def test_every_service_has_an_image_or_build_ports_and_environment() -> None:
+    for name, service in SERVICES.items():
+        assert "image" in service or "build" in service, name
+        assert service.get("ports"), name
+        assert service.get("environment"), name
+        for port in service["ports"]:
+            assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port} beyond loopback"
+
+
+def test_kafka_runs_kraft_from_the_official_image() -> None:
+    kafka = SERVICES["kafka"]
+    assert kafka["image"].startswith("apache/kafka:4.")
+    env = kafka["environment"]
+    assert env["KAFKA_PROCESS_ROLES"] == "broker,controller"
+    assert "healthcheck" in kafka
+
+
+def test_mounted_files_and_the_build_context_exist() -> None:
+    assert (PROJECT_ROOT / "Dockerfile").is_file()
+    for service in SERVICES.values():
+        for volume in service.get("volumes", []):
+            source = str(volume).split(":", 1)[0]
+            if source.startswith("./"):
+                assert (PROJECT_ROOT / source).exists(), volume
+
+
+def test_app_services_use_the_compose_broker_and_real_cli_commands() -> None:
+    subcommands = set(build_parser()._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
+    for name in ("producer",):
+        service = SERVICES[name]
+        assert service["environment"]["FRAUDSTREAM_BOOTSTRAP_SERVERS"] == "kafka:9092"
+        used = [word for word in str(service["command"]).split() if word in subcommands]
+        assert used, f"{name} runs no fraudstream subcommand"
+
+
+def test_prometheus_scrapes_the_app_services() -> None:
+    config = yaml.safe_load(Path(PROJECT_ROOT / "monitoring/prometheus/prometheus.yml").read_text())
+    jobs = {job["job_name"] for job in config["scrape_configs"]}
+    assert {"producer", "worker", "drift"} <= jobs
