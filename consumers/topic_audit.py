@@ -101,7 +101,8 @@ def read_topic(
                         continue
                     raise RuntimeError(f"consuming {topic!r}: {error.str()}")
                 partition, offset = message.partition(), message.offset()
-                assert partition is not None and offset is not None  # set on every fetched message
+                assert partition is not None
+                assert offset is not None
                 value = message.value() or b""
                 try:
                     record: dict[str, Any] | None = codec.decode(value)
