@@ -56,3 +56,14 @@ def test_prometheus_scrapes_the_app_services() -> None:
     config = yaml.safe_load(Path(PROJECT_ROOT / "monitoring/prometheus/prometheus.yml").read_text())
     jobs = {job["job_name"] for job in config["scrape_configs"]}
     assert {"producer", "worker", "drift"} <= jobs
+
+
+def test_provisioned_dashboards_are_valid_json_with_queries() -> None:
+    import json
+
+    dashboards = sorted((PROJECT_ROOT / "monitoring/grafana/dashboards").glob("*.json"))
+    assert dashboards
+    for path in dashboards:
+        board = json.loads(path.read_text())
+        assert board["uid"]
+        assert all(target["expr"] for panel in board["panels"] for target in panel["targets"])
