@@ -1,0 +1,173 @@
+"""Every feature's name and exact semantics: the one source of truth for engine, trainer and docs.
+
+Conventions shared by all features (``t`` is the transaction's event time in UTC, to the ms):
+
+* **Card windows** (1 h, 24 h, 7 d, 30 d) cover the card's *earlier* transactions with event time in
+  ``[t - W, t)`` **plus the current transaction**. Transactions of the same card with exactly the
+  same event time do not see each other, so the features do not depend on the order in which
+  simultaneous events arrive.
+* **Terminal windows** are whole UTC days. For a transaction on UTC day ``d``, the ``N``-day window
+  covers days ``[d - delay - N, d - delay)`` (``delay`` = 7 by default, the Fraud Detection
+  Handbook's label delay). It never contains the current day, so the current transaction is never
+  in it. Fraud risk counts only fraud labels of that window's transactions whose ``reported_at`` is
+  strictly before ``t``: a label reported later is not known when the transaction is scored.
+* Labels with ``is_fraud = false`` (cleared cases) are not used by the features.
+* Hours and weekdays are UTC: the schema carries no local time offset.
+
+``docs/features.md`` is generated from :data:`FEATURES` (``fraudstream features --markdown``); a
+test keeps it in step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+HOUR_MS = 3_600_000
+DAY_MS = 86_400_000
+
+#: Merchant categories with a high fraud prior (gambling, wire transfer, quasi-cash, direct
+#: marketing): a fixed domain list, not learned from labels, so it cannot leak.
+HIGH_RISK_MCC = frozenset({"7995", "4829", "6051", "5967"})
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """Window lengths and state bounds. Part of the feature spec version stored with each model."""
+
+    card_windows_ms: tuple[int, ...] = (HOUR_MS, 24 * HOUR_MS, 7 * DAY_MS, 30 * DAY_MS)
+    card_window_names: tuple[str, ...] = ("1h", "24h", "7d", "30d")
+    terminal_window_days: tuple[int, ...] = (1, 7, 30)
+    terminal_delay_days: int = 7
+    #: Seconds-since-previous is capped here, and set to it when the card has no earlier transaction.
+    max_gap_seconds: float = 30 * 86_400.0
+    #: State kept beyond the longest window, so replays a little behind the newest event are exact.
+    grace_ms: int = DAY_MS
+    #: Caps per key: beyond them the oldest entries are dropped and window counts undercount.
+    max_card_entries: int = 2_000
+    max_terminal_frauds: int = 10_000
+    #: Terminal duplicate detection covers transactions this many days behind the terminal's newest.
+    terminal_dedup_days: int = 2
+
+    def __post_init__(self) -> None:
+        if len(self.card_windows_ms) != len(self.card_window_names):
+            raise ValueError("card_windows_ms and card_window_names must have the same length")
+        if sorted(self.card_windows_ms) != list(self.card_windows_ms) or min(self.card_windows_ms) <= 0:
+            raise ValueError(f"card windows must be positive and increasing, got {self.card_windows_ms}")
+        if self.terminal_delay_days < 1:
+            raise ValueError(f"terminal_delay_days must be >= 1, got {self.terminal_delay_days}")
+        if min(self.terminal_window_days) < 1:
+            raise ValueError(f"terminal windows must be >= 1 day, got {self.terminal_window_days}")
+
+    @property
+    def card_retention_ms(self) -> int:
+        return max(self.card_windows_ms) + self.grace_ms
+
+    @property
+    def terminal_retention_days(self) -> int:
+        return self.terminal_delay_days + max(self.terminal_window_days) + self.grace_ms // DAY_MS + 1
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    name: str
+    group: str
+    semantics: str
+    empty: str
+
+
+def _card_specs(config: FeatureConfig) -> list[FeatureSpec]:
+    specs = []
+    for name in config.card_window_names:
+        window = f"earlier transactions of the card in [t - {name}, t) plus this one"
+        specs += [
+            FeatureSpec(f"card_count_{name}", "card", f"number of {window}", "1 (just this one)"),
+            FeatureSpec(f"card_amount_sum_{name}", "card", f"sum of amounts of {window}", "this amount"),
+            FeatureSpec(f"card_amount_mean_{name}", "card", f"mean amount of {window}", "this amount"),
+        ]
+    specs += [
+        FeatureSpec(
+            "card_amount_ratio_30d",
+            "card",
+            "amount / mean amount of the card's earlier transactions in [t - 30d, t)",
+            "1.0 when there is none (or their mean is 0)",
+        ),
+        FeatureSpec(
+            "card_seconds_since_prev",
+            "card",
+            "seconds since the card's latest transaction strictly before t, capped at 30 days",
+            "2,592,000 (the cap)",
+        ),
+    ]
+    return specs
+
+
+def _terminal_specs(config: FeatureConfig) -> list[FeatureSpec]:
+    specs = []
+    for days in config.terminal_window_days:
+        window = f"UTC days [d - {config.terminal_delay_days} - {days}, d - {config.terminal_delay_days})"
+        specs += [
+            FeatureSpec(f"terminal_count_{days}d", "terminal", f"transactions at the terminal on {window}", "0"),
+            FeatureSpec(
+                f"terminal_risk_{days}d",
+                "terminal",
+                f"fraud labels reported before t for those transactions / their count ({window})",
+                "0.0 when the count is 0",
+            ),
+        ]
+    return specs
+
+
+TRANSACTION_SPECS = [
+    FeatureSpec("amount", "transaction", "the amount", "-"),
+    FeatureSpec("amount_log1p", "transaction", "log(1 + amount)", "-"),
+    FeatureSpec("hour_sin", "transaction", "sin(2 pi * seconds into the UTC day / 86400)", "-"),
+    FeatureSpec("hour_cos", "transaction", "cos(2 pi * seconds into the UTC day / 86400)", "-"),
+    FeatureSpec("is_night", "transaction", "1 if the UTC hour is in [0, 6), else 0", "-"),
+    FeatureSpec("is_weekend", "transaction", "1 on UTC Saturday or Sunday, else 0", "-"),
+]
+CATEGORICAL_SPECS = [
+    FeatureSpec("channel_ecom", "categorical", "1 if channel is ECOM, else 0", "-"),
+    FeatureSpec("channel_atm", "categorical", "1 if channel is ATM, else 0", "-"),
+    FeatureSpec(
+        "is_cross_border",
+        "categorical",
+        "1 if card and terminal countries are both known (not ZZ) and differ, else 0",
+        "0 when either is unknown",
+    ),
+    FeatureSpec("mcc_high_risk", "categorical", f"1 if the merchant category is in {sorted(HIGH_RISK_MCC)}", "-"),
+]
+
+
+def feature_specs(config: FeatureConfig | None = None) -> list[FeatureSpec]:
+    config = config or FeatureConfig()
+    return TRANSACTION_SPECS + _card_specs(config) + _terminal_specs(config) + CATEGORICAL_SPECS
+
+
+DEFAULT_CONFIG = FeatureConfig()
+FEATURES = feature_specs(DEFAULT_CONFIG)
+FEATURE_NAMES: tuple[str, ...] = tuple(spec.name for spec in FEATURES)
+#: Bumped whenever a definition above changes meaning; stored in every model card.
+FEATURE_SPEC_VERSION = "1"
+
+
+def feature_names(config: FeatureConfig | None = None) -> tuple[str, ...]:
+    return tuple(spec.name for spec in feature_specs(config))
+
+
+def markdown_table(config: FeatureConfig | None = None) -> str:
+    """The feature reference as Markdown (written to docs/features.md)."""
+    config = config or FeatureConfig()
+    lines = [
+        "# Features",
+        "",
+        f"Feature spec version {FEATURE_SPEC_VERSION}. Generated from `features/definitions.py` by",
+        "`fraudstream features --markdown`; do not edit by hand.",
+        "",
+        (__doc__ or "").split("\n\n", 1)[1].split("``docs/features.md``")[0].strip(),
+        "",
+        "| # | feature | group | definition | when empty |",
+        "|---|---|---|---|---|",
+    ]
+    for index, spec in enumerate(feature_specs(config)):
+        lines.append(f"| {index} | `{spec.name}` | {spec.group} | {spec.semantics} | {spec.empty} |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,102 @@
+"""Per-terminal state and the delayed terminal risk features (semantics in ``definitions.py``).
+
+State is bounded whatever the terminal's volume: transaction counts per UTC day (only the days a
+window can still reach), the fraud labels of those days (transaction id -> event day and
+``reported_at``), and the ids of the last ``terminal_dedup_days`` days' transactions so a replayed
+transaction is not counted twice. Labels are keyed by transaction id, so applying one twice is a
+no-op; the earliest ``reported_at`` wins.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from features.definitions import DAY_MS, FeatureConfig
+
+
+@dataclass
+class TerminalState:
+    day_counts: dict[int, int] = field(default_factory=dict)
+    #: transaction id -> (event day, reported_at ms) of fraud labels
+    frauds: dict[str, tuple[int, int]] = field(default_factory=dict)
+    #: transaction id -> event day, for the newest days only (duplicate detection)
+    recent_ids: dict[str, int] = field(default_factory=dict)
+    newest_day: int | None = None
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "d": [[day, count] for day, count in self.day_counts.items()],
+                "f": [[tx, day, rep] for tx, (day, rep) in self.frauds.items()],
+                "r": [[tx, day] for tx, day in self.recent_ids.items()],
+                "n": self.newest_day,
+            },
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> TerminalState:
+        raw = json.loads(text)
+        return cls(
+            {int(day): int(count) for day, count in raw["d"]},
+            {tx: (int(day), int(rep)) for tx, day, rep in raw["f"]},
+            {tx: int(day) for tx, day in raw["r"]},
+            raw["n"],
+        )
+
+    def apply_transaction(self, transaction_id: str, ts_ms: int, config: FeatureConfig) -> bool:
+        """Count a transaction on its UTC day; False if it is a recent duplicate or too old to matter."""
+        day = ts_ms // DAY_MS
+        if transaction_id in self.recent_ids:
+            return False
+        if self.newest_day is not None and day < self.newest_day - config.terminal_retention_days:
+            return False
+        self.day_counts[day] = self.day_counts.get(day, 0) + 1
+        if self.newest_day is None or day >= self.newest_day - config.terminal_dedup_days + 1:
+            self.recent_ids[transaction_id] = day
+        if self.newest_day is None or day > self.newest_day:
+            self.newest_day = day
+            self._expire(config)
+        return True
+
+    def apply_label(self, transaction_id: str, event_ts_ms: int, reported_at_ms: int, is_fraud: bool,
+                    config: FeatureConfig) -> bool:  # fmt: skip
+        """Record a fraud label; cleared labels (``is_fraud`` false) are not used by the features."""
+        if not is_fraud:
+            return False
+        day = event_ts_ms // DAY_MS
+        known = self.frauds.get(transaction_id)
+        if known is not None and known[1] <= reported_at_ms:
+            return False
+        if self.newest_day is not None and day < self.newest_day - config.terminal_retention_days:
+            return False
+        self.frauds[transaction_id] = (day, reported_at_ms)
+        if len(self.frauds) > config.max_terminal_frauds:
+            oldest = min(self.frauds, key=lambda tx: self.frauds[tx])
+            del self.frauds[oldest]
+        return True
+
+    def _expire(self, config: FeatureConfig) -> None:
+        assert self.newest_day is not None
+        keep_from = self.newest_day - config.terminal_retention_days
+        for day in [d for d in self.day_counts if d < keep_from]:
+            del self.day_counts[day]
+        for tx in [t for t, (d, _) in self.frauds.items() if d < keep_from]:
+            del self.frauds[tx]
+        dedup_from = self.newest_day - config.terminal_dedup_days + 1
+        for tx in [t for t, d in self.recent_ids.items() if d < dedup_from]:
+            del self.recent_ids[tx]
+
+    def features(self, ts_ms: int, config: FeatureConfig) -> list[float]:
+        """(count, risk) per terminal window, in definition order."""
+        day = ts_ms // DAY_MS
+        end = day - config.terminal_delay_days
+        out: list[float] = []
+        counts = self.day_counts
+        for days in config.terminal_window_days:
+            start = end - days
+            count = sum(counts.get(d, 0) for d in range(start, end)) if counts else 0
+            frauds = sum(1 for d, rep in self.frauds.values() if start <= d < end and rep < ts_ms)
+            out += [float(count), frauds / count if count else 0.0]
+        return out
