@@ -11,6 +11,11 @@ Conventions shared by all features (``t`` is the transaction's event time in UTC
   Handbook's label delay). It never contains the current day, so the current transaction is never
   in it. Fraud risk counts only fraud labels of that window's transactions whose ``reported_at`` is
   strictly before ``t``: a label reported later is not known when the transaction is scored.
+* **Recent terminal windows** are the same with no delay: days ``[d - N, d)``, up to yesterday.
+  Their risk still counts only labels reported before ``t``; with report times in the data this
+  flags a compromised terminal as soon as its first frauds are reported, not a week later.
+* **Card fraud history** counts fraud labels of the card's earlier transactions (event time in
+  ``[t - 30d, t)``) reported before ``t``.
 * Labels with ``is_fraud = false`` (cleared cases) are not used by the features.
 * Hours and weekdays are UTC: the schema carries no local time offset.
 
@@ -28,6 +33,8 @@ DAY_MS = 86_400_000
 #: Merchant categories with a high fraud prior (gambling, wire transfer, quasi-cash, direct
 #: marketing): a fixed domain list, not learned from labels, so it cannot leak.
 HIGH_RISK_MCC = frozenset({"7995", "4829", "6051", "5967"})
+#: Amounts below this count as "small" (card testing uses tiny charges before a large one).
+SMALL_AMOUNT = 5.0
 
 
 @dataclass(frozen=True)
@@ -38,6 +45,7 @@ class FeatureConfig:
     card_window_names: tuple[str, ...] = ("1h", "24h", "7d", "30d")
     terminal_window_days: tuple[int, ...] = (1, 7, 30)
     terminal_delay_days: int = 7
+    terminal_recent_window_days: tuple[int, ...] = (1, 7)
     #: Seconds-since-previous is capped here, and set to it when the card has no earlier transaction.
     max_gap_seconds: float = 30 * 86_400.0
     #: State kept beyond the longest window, so replays a little behind the newest event are exact.
@@ -45,6 +53,7 @@ class FeatureConfig:
     #: Caps per key: beyond them the oldest entries are dropped and window counts undercount.
     max_card_entries: int = 2_000
     max_terminal_frauds: int = 10_000
+    max_card_frauds: int = 1_000
     #: Terminal duplicate detection covers transactions this many days behind the terminal's newest.
     terminal_dedup_days: int = 2
 
@@ -97,6 +106,24 @@ def _card_specs(config: FeatureConfig) -> list[FeatureSpec]:
             "seconds since the card's latest transaction strictly before t, capped at 30 days",
             "2,592,000 (the cap)",
         ),
+        FeatureSpec(
+            "card_new_terminal_30d",
+            "card",
+            "1 if the card has no earlier transaction at this terminal in [t - 30d, t), else 0",
+            "1",
+        ),
+        FeatureSpec(
+            "card_small_count_24h",
+            "card",
+            f"earlier transactions of the card in [t - 24h, t) with amount below {SMALL_AMOUNT:g}",
+            "0",
+        ),
+        FeatureSpec(
+            "card_fraud_reported_30d",
+            "card",
+            "fraud labels of the card's transactions with event time in [t - 30d, t) reported before t",
+            "0",
+        ),
     ]
     return specs
 
@@ -109,6 +136,17 @@ def _terminal_specs(config: FeatureConfig) -> list[FeatureSpec]:
             FeatureSpec(f"terminal_count_{days}d", "terminal", f"transactions at the terminal on {window}", "0"),
             FeatureSpec(
                 f"terminal_risk_{days}d",
+                "terminal",
+                f"fraud labels reported before t for those transactions / their count ({window})",
+                "0.0 when the count is 0",
+            ),
+        ]
+    for days in config.terminal_recent_window_days:
+        window = f"UTC days [d - {days}, d)"
+        specs += [
+            FeatureSpec(f"terminal_recent_count_{days}d", "terminal", f"transactions at the terminal on {window}", "0"),
+            FeatureSpec(
+                f"terminal_recent_risk_{days}d",
                 "terminal",
                 f"fraud labels reported before t for those transactions / their count ({window})",
                 "0.0 when the count is 0",
@@ -147,7 +185,7 @@ DEFAULT_CONFIG = FeatureConfig()
 FEATURES = feature_specs(DEFAULT_CONFIG)
 FEATURE_NAMES: tuple[str, ...] = tuple(spec.name for spec in FEATURES)
 #: Bumped whenever a definition above changes meaning; stored in every model card.
-FEATURE_SPEC_VERSION = "1"
+FEATURE_SPEC_VERSION = "2"
 
 
 def feature_names(config: FeatureConfig | None = None) -> tuple[str, ...]:

@@ -47,18 +47,42 @@ class TransactionView(NamedTuple):
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> TransactionView:
         """From a decoded Transaction (``event_time`` a datetime or epoch ms)."""
-        event_time = record["event_time"]
-        ts_ms = round(event_time.timestamp() * 1000) if isinstance(event_time, datetime) else int(event_time)
         return cls(
             record["transaction_id"],
             record["card_id"],
             record["terminal_id"],
-            ts_ms,
+            _millis(record["event_time"]),
             float(record["amount"]),
             record.get("channel", "UNKNOWN"),
             record.get("merchant_category", "0000"),
             record.get("card_country", "ZZ"),
             record.get("terminal_country", "ZZ"),
+        )
+
+
+def _millis(value: Any) -> int:
+    return round(value.timestamp() * 1000) if isinstance(value, datetime) else int(value)
+
+
+class LabelView(NamedTuple):
+    """The fields of a label the features read (times as epoch milliseconds, UTC)."""
+
+    transaction_id: str
+    card_id: str
+    terminal_id: str
+    ts_ms: int
+    reported_at_ms: int
+    is_fraud: bool
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> LabelView:
+        return cls(
+            record["transaction_id"],
+            record["card_id"],
+            record["terminal_id"],
+            _millis(record["event_time"]),
+            _millis(record["reported_at"]),
+            bool(record["is_fraud"]),
         )
 
 
@@ -99,7 +123,7 @@ class FeatureEngine:
         """The feature vector of ``tx`` given the states *before* it is applied."""
         return (
             transaction_features(tx)
-            + card.features(tx.ts_ms, tx.amount, self.config)
+            + card.features(tx.ts_ms, tx.amount, tx.terminal_id, self.config)
             + terminal.features(tx.ts_ms, self.config)
             + categorical_features(tx)
         )
@@ -109,12 +133,13 @@ class FeatureEngine:
         card = self.cards.setdefault(tx.card_id, CardState())
         terminal = self.terminals.setdefault(tx.terminal_id, TerminalState())
         vector = self.vector(tx, card, terminal)
-        card.apply(tx.transaction_id, tx.ts_ms, tx.amount, self.config)
+        card.apply(tx.transaction_id, tx.ts_ms, tx.amount, tx.terminal_id, self.config)
         terminal.apply_transaction(tx.transaction_id, tx.ts_ms, self.config)
         return vector
 
-    def process_label(
-        self, transaction_id: str, terminal_id: str, event_ts_ms: int, reported_at_ms: int, is_fraud: bool
-    ) -> bool:
-        terminal = self.terminals.setdefault(terminal_id, TerminalState())
-        return terminal.apply_label(transaction_id, event_ts_ms, reported_at_ms, is_fraud, self.config)
+    def process_label(self, label: LabelView) -> None:
+        """Apply a label to its card's and its terminal's state."""
+        card = self.cards.setdefault(label.card_id, CardState())
+        card.apply_label(label.transaction_id, label.ts_ms, label.reported_at_ms, label.is_fraud, self.config)
+        terminal = self.terminals.setdefault(label.terminal_id, TerminalState())
+        terminal.apply_label(label.transaction_id, label.ts_ms, label.reported_at_ms, label.is_fraud, self.config)

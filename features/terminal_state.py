@@ -89,14 +89,18 @@ class TerminalState:
             del self.recent_ids[tx]
 
     def features(self, ts_ms: int, config: FeatureConfig) -> list[float]:
-        """(count, risk) per terminal window, in definition order."""
+        """(count, risk) per delayed window, then per recent window, in definition order."""
         day = ts_ms // DAY_MS
-        end = day - config.terminal_delay_days
         out: list[float] = []
-        counts = self.day_counts
-        for days in config.terminal_window_days:
-            start = end - days
-            count = sum(counts.get(d, 0) for d in range(start, end)) if counts else 0
-            frauds = sum(1 for d, rep in self.frauds.values() if start <= d < end and rep < ts_ms)
-            out += [float(count), frauds / count if count else 0.0]
+        for delay, windows in ((config.terminal_delay_days, config.terminal_window_days),
+                               (0, config.terminal_recent_window_days)):  # fmt: skip
+            end = day - delay
+            for days in windows:
+                out += self._window(end - days, end, ts_ms)
         return out
+
+    def _window(self, start: int, end: int, ts_ms: int) -> list[float]:
+        counts = self.day_counts
+        count = sum(counts.get(d, 0) for d in range(start, end)) if counts else 0
+        frauds = sum(1 for d, rep in self.frauds.values() if start <= d < end and rep < ts_ms) if self.frauds else 0
+        return [float(count), frauds / count if count else 0.0]

@@ -1,0 +1,102 @@
+"""Metrics of the evaluation protocol and the choice of decision thresholds.
+
+* AUC-ROC and average precision (PR-AUC) over transactions;
+* card precision@k per day (the handbook's definition): each test day, the k cards with the highest
+  maximum score that day, among cards not already known to be compromised, and the share of them
+  with a fraud that day; cards found compromised are known from the next day on;
+* precision, recall, F1 and the confusion matrix at a threshold;
+* thresholds: the lowest score whose alert set reaches a precision target on validation data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+
+def threshold_for_precision(y_true: np.ndarray, scores: np.ndarray, target: float) -> tuple[float, bool]:
+    """Lowest threshold ``s`` with precision(score >= s) >= target; (threshold, reached).
+
+    If no threshold reaches the target, returns the threshold of the highest precision (ties: the
+    lowest such threshold) and False.
+    """
+    if not 0 < target <= 1:
+        raise ValueError(f"precision target must be in (0, 1], got {target}")
+    order = np.argsort(-scores, kind="stable")
+    sorted_scores, sorted_true = scores[order], y_true[order].astype(float)
+    # alert sets are "score >= s": evaluate only at the last position of each distinct score
+    last_of_value = np.r_[sorted_scores[1:] != sorted_scores[:-1], True]
+    true_positives = np.cumsum(sorted_true)[last_of_value]
+    alerts = (np.arange(len(sorted_scores)) + 1)[last_of_value]
+    precision = true_positives / alerts
+    candidates = sorted_scores[last_of_value]
+    reached = precision >= target
+    if reached.any():
+        return float(candidates[np.flatnonzero(reached)[-1]]), True
+    best = np.flatnonzero(precision == precision.max())[-1]
+    return float(candidates[best]), False
+
+
+@dataclass(frozen=True)
+class AtThreshold:
+    threshold: float
+    precision: float
+    recall: float
+    f1: float
+    tp: int
+    fp: int
+    fn: int
+    tn: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def at_threshold(y_true: np.ndarray, scores: np.ndarray, threshold: float) -> AtThreshold:
+    predicted = scores >= threshold
+    truth = y_true.astype(bool)
+    tp = int((predicted & truth).sum())
+    fp = int((predicted & ~truth).sum())
+    fn = int((~predicted & truth).sum())
+    tn = int((~predicted & ~truth).sum())
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return AtThreshold(threshold, precision, recall, f1, tp, fp, fn, tn)
+
+
+def card_precision_at_k(
+    frame: pd.DataFrame, scores: np.ndarray, known_compromised: Iterable[str], k: int = 100
+) -> tuple[float, list[float]]:
+    """Mean over days of card precision@k; ``frame`` has card_id, event_time, is_fraud."""
+    data = pd.DataFrame(
+        {
+            "card": frame["card_id"].to_numpy(),
+            "day": frame["event_time"].dt.floor("D").to_numpy(),
+            "fraud": frame["is_fraud"].to_numpy(dtype=bool),
+            "score": scores,
+        }
+    )
+    known = set(known_compromised)
+    per_day: list[float] = []
+    for _, day in data.groupby("day", sort=True):
+        cards = day.groupby("card").agg(score=("score", "max"), fraud=("fraud", "max"))
+        cards = cards[~cards.index.isin(known)]
+        top = cards.sort_values("score", ascending=False, kind="stable").head(k)
+        per_day.append(float(top["fraud"].sum()) / k)
+        known |= set(top.index[top["fraud"].to_numpy(dtype=bool)])
+    return (float(np.mean(per_day)) if per_day else 0.0), per_day
+
+
+def ranking_metrics(y_true: np.ndarray, scores: np.ndarray) -> dict[str, float]:
+    if len(np.unique(y_true)) < 2:
+        raise ValueError("the evaluation period needs both frauds and genuine transactions")
+    return {
+        "auc_roc": float(roc_auc_score(y_true, scores)),
+        "average_precision": float(average_precision_score(y_true, scores)),
+    }

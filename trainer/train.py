@@ -1,0 +1,297 @@
+"""``fraudstream train``: dataset -> features -> periods -> models -> thresholds -> gates -> store.
+
+1. Load the dataset through the adapters and hash it (the model card's data identity).
+2. Compute features over the whole history with the shared engine's batch form, so windows are warm
+   at the start of every period.
+3. Split by event time (``trainer/periods.py``); training targets are the labels reported before
+   the test period starts, test targets are the ground truth.
+4. Fit XGBoost (early stopping on validation average precision) and the logistic baseline.
+5. Choose REVIEW and DECLINE thresholds on validation (lowest score reaching the precision targets).
+6. Evaluate on the test period; apply the acceptance gates.
+7. Store an immutable version (model, baseline, drift reference, model card); a version that
+   passes its gates becomes ``staging``. A failing one is stored, refused promotion, and the
+   command exits non-zero.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import secrets
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from features.batch import compute_features
+from features.definitions import DEFAULT_CONFIG, FEATURE_SPEC_VERSION, feature_names
+from producers.adapters import load_dataset
+from producers.generator import Dataset
+from trainer.drift_reference import build_reference
+from trainer.evaluation import at_threshold, card_precision_at_k, ranking_metrics, threshold_for_precision
+from trainer.models import LogisticBaseline, train_xgboost, xgboost_to_bytes
+from trainer.periods import choose_periods, in_period
+from trainer.registry import ModelRegistry
+from trainer.report import write_report
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Gates:
+    """Acceptance gates on the test period (defaults from the product brief)."""
+
+    min_f1: float = 0.75
+    min_precision: float = 0.80
+    min_recall: float = 0.70
+    min_average_precision: float = 0.70
+
+    def check(self, average_precision: float, at_review: dict[str, float]) -> list[str]:
+        failed = []
+        for name, value, bound in (
+            ("F1", at_review["f1"], self.min_f1),
+            ("precision", at_review["precision"], self.min_precision),
+            ("recall", at_review["recall"], self.min_recall),
+            ("PR-AUC", average_precision, self.min_average_precision),
+        ):
+            if value < bound:
+                failed.append(f"{name} {value:.3f} < {bound:.2f}")
+        return failed
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    data: Path
+    store_uri: str
+    report_dir: Path | None = None
+    columns: dict[str, str] | None = None
+    label_delay_days: float = 7.0
+    train_days: int = 7
+    delay_days: int = 7
+    test_days: int = 7
+    validation_days: int = 2
+    train_start: date | None = None
+    review_precision: float = 0.80
+    decline_precision: float = 0.95
+    gates: Gates = field(default_factory=Gates)
+    xgb_params: dict[str, Any] | None = None
+    trials: int = 0
+    seed: int = 0
+
+
+@dataclass
+class TrainResult:
+    version: str
+    card: dict[str, Any]
+    report_files: list[Path]
+
+    @property
+    def passed(self) -> bool:
+        return not self.card["gates"]["failed"]
+
+
+def dataset_hash(path: Path) -> str:
+    """sha256 over the dataset's files (a generated folder's Parquet files, or the one file)."""
+    files = sorted(p for p in path.iterdir() if p.suffix in (".parquet", ".csv")) if path.is_dir() else [path]
+    digest = hashlib.sha256()
+    for file in files:
+        digest.update(file.name.encode())
+        with open(file, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def _code_commit() -> str:
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, cwd=Path(__file__).parent
+        )
+        return result.stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def _package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for package in ("fraudstream", "xgboost", "scikit-learn", "numpy", "pandas", "faust-streaming", "river"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = "not installed"
+    return versions
+
+
+def known_fraud_before(transactions: pd.DataFrame, labels: pd.DataFrame, cutoff: datetime) -> np.ndarray:
+    """Per transaction: is it a fraud whose label was reported before ``cutoff``?"""
+    reported = labels[labels["is_fraud"].astype(bool) & (labels["reported_at"] < pd.Timestamp(cutoff))]
+    return transactions["transaction_id"].isin(reported["transaction_id"]).to_numpy()
+
+
+def _search_params(
+    config: TrainConfig, data: tuple[np.ndarray, ...], names: list[str], progress: Progress
+) -> dict[str, Any]:
+    """Random search over a small XGBoost space, judged on validation average precision."""
+    x_fit, y_fit, x_valid, y_valid = data
+    rng = np.random.default_rng(config.seed)
+    best: tuple[float, dict[str, Any]] = (-1.0, dict(config.xgb_params or {}))
+    for trial in range(config.trials):
+        params = {
+            **(config.xgb_params or {}),
+            "max_depth": int(rng.integers(3, 10)),
+            "eta": float(10 ** rng.uniform(-1.7, -0.7)),
+            "min_child_weight": float(10 ** rng.uniform(-1, 1.3)),
+            "subsample": float(rng.uniform(0.6, 1.0)),
+            "colsample_bytree": float(rng.uniform(0.5, 1.0)),
+            "lambda": float(10 ** rng.uniform(-1, 1.5)),
+        }
+        _, info = train_xgboost(x_fit, y_fit, x_valid, y_valid, names, params)
+        score = info["best_validation_aucpr"]
+        progress(f"trial {trial + 1}/{config.trials}: validation AP {score:.4f} {params}")
+        if score > best[0]:
+            best = (score, params)
+    return best[1]
+
+
+def train(config: TrainConfig, progress: Progress = print) -> TrainResult:
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+    progress(f"loading {config.data}")
+    dataset: Dataset = load_dataset(config.data, config.columns, timedelta(days=config.label_delay_days))
+    tx, labels = dataset.transactions, dataset.labels
+    data_sha = dataset_hash(Path(config.data))
+    timings["load_seconds"] = time.perf_counter() - started
+
+    t0 = time.perf_counter()
+    progress(f"computing {len(feature_names())} features for {len(tx):,} transactions")
+    features = compute_features(tx, labels, DEFAULT_CONFIG, progress=lambda step: progress(f"  features: {step}"))
+    timings["features_seconds"] = time.perf_counter() - t0
+    names = list(features.columns)
+
+    periods = choose_periods(
+        tx["event_time"],
+        config.train_days,
+        config.delay_days,
+        config.test_days,
+        config.validation_days,
+        config.train_start,
+    )
+    progress(f"periods: {periods.as_dict()}")
+    known = known_fraud_before(tx, labels, periods.test_start)
+    fit_mask = in_period(tx["event_time"], periods.train_start, periods.validation_start).to_numpy()
+    valid_mask = in_period(tx["event_time"], periods.validation_start, periods.train_end).to_numpy()
+    test_mask = in_period(tx["event_time"], periods.test_start, periods.test_end).to_numpy()
+    x = features.to_numpy(dtype=float)
+    truth = tx["is_fraud"].to_numpy(dtype=bool)
+    y_fit, y_valid, y_test = known[fit_mask], known[valid_mask], truth[test_mask]
+    for name, y in (("fit", y_fit), ("validation", y_valid), ("test", y_test)):
+        if y.sum() == 0 or y.sum() == len(y):
+            raise ValueError(f"the {name} period has {int(y.sum())} known frauds in {len(y):,} transactions; "
+                             "it needs both classes: use longer periods or more data")  # fmt: skip
+    progress(
+        f"fit {fit_mask.sum():,} rows ({y_fit.sum():,} frauds), validation {valid_mask.sum():,} ({y_valid.sum():,}), "
+        f"test {test_mask.sum():,} ({y_test.sum():,})"
+    )
+
+    t0 = time.perf_counter()
+    params = dict(config.xgb_params or {})
+    if config.trials:
+        progress(f"hyperparameter search: {config.trials} trials")
+        params = _search_params(config, (x[fit_mask], y_fit, x[valid_mask], y_valid), names, progress)
+    progress("training XGBoost (early stopping on validation average precision)")
+    booster, xgb_info = train_xgboost(x[fit_mask], y_fit, x[valid_mask], y_valid, names, params)
+    progress(f"  best iteration {xgb_info['best_iteration']}, validation AP {xgb_info['best_validation_aucpr']:.4f}")
+    progress("training the logistic-regression baseline")
+    baseline = LogisticBaseline.fit(x[fit_mask], y_fit, names)
+    timings["training_seconds"] = time.perf_counter() - t0
+
+    def xgb_scores(mask: np.ndarray) -> np.ndarray:
+        return np.asarray(booster.inplace_predict(x[mask], validate_features=False), dtype=float)
+
+    valid_scores = xgb_scores(valid_mask)
+    review, review_reached = threshold_for_precision(y_valid, valid_scores, config.review_precision)
+    decline, decline_reached = threshold_for_precision(y_valid, valid_scores, config.decline_precision)
+    decline = max(decline, review)
+    test_scores = {"xgboost": xgb_scores(test_mask), "logistic_regression": baseline.predict(x[test_mask])}
+    # cards with a known fraud in the training period are known compromised (handbook protocol)
+    compromised = set(tx.loc[known & (fit_mask | valid_mask), "card_id"])
+    test_frame = tx.loc[test_mask, ["card_id", "event_time", "is_fraud"]]
+    metrics: dict[str, Any] = {}
+    for name, scores in test_scores.items():
+        cp100, per_day = card_precision_at_k(test_frame, scores, compromised, k=100)
+        metrics[name] = {
+            **ranking_metrics(y_test, scores),
+            "card_precision_at_100": cp100,
+            "card_precision_at_100_per_day": per_day,
+        }
+    metrics["xgboost"]["at_review_threshold"] = at_threshold(y_test, test_scores["xgboost"], review).as_dict()
+    metrics["xgboost"]["at_decline_threshold"] = at_threshold(y_test, test_scores["xgboost"], decline).as_dict()
+    failed = config.gates.check(metrics["xgboost"]["average_precision"], metrics["xgboost"]["at_review_threshold"])
+
+    train_mask = fit_mask | valid_mask
+    reference = build_reference(features.loc[train_mask], xgb_scores(train_mask), seed=config.seed)
+    version = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+    timings["total_seconds"] = time.perf_counter() - started
+    importance = booster.get_score(importance_type="total_gain")
+    card: dict[str, Any] = {
+        "model_id": version,
+        "created_at": datetime.now(UTC).isoformat(),
+        "algorithm": "xgboost",
+        "baseline_algorithm": "logistic_regression",
+        "feature_spec_version": FEATURE_SPEC_VERSION,
+        "feature_config": asdict(DEFAULT_CONFIG),
+        "feature_names": names,
+        "data": {
+            "path": str(config.data),
+            "sha256": data_sha,
+            "transactions": len(tx),
+            "labels": len(labels),
+            "fraud_rate": float(truth.mean()),
+        },
+        "periods": periods.as_dict(),
+        "label_knowledge_cutoff": periods.test_start.isoformat(),
+        "rows": {"fit": int(fit_mask.sum()), "validation": int(valid_mask.sum()), "test": int(test_mask.sum())},
+        "code_commit": _code_commit(),
+        "packages": _package_versions(),
+        "parameters": {"xgboost": xgb_info, "search_trials": config.trials},
+        "thresholds": {
+            "review": review,
+            "decline": decline,
+            "review_precision_target": config.review_precision,
+            "decline_precision_target": config.decline_precision,
+            "review_target_reached_on_validation": review_reached,
+            "decline_target_reached_on_validation": decline_reached,
+        },
+        "metrics": metrics,
+        "gates": {"config": asdict(config.gates), "failed": failed},
+        "feature_importance_gain": importance,
+        "timings": {key: round(value, 3) for key, value in timings.items()},
+    }
+    registry = ModelRegistry(config.store_uri)
+
+
+    registry.save_version(
+        version,
+        {
+            "model.json": xgboost_to_bytes(booster),
+            "baseline.json": baseline.to_bytes(),
+            "drift_reference.json": json.dumps(reference).encode(),
+            "model_card.json": json.dumps(card, indent=2, default=str).encode(),
+        },
+    )
+    if not failed:
+        registry.set_alias("staging", version)
+    files = write_report(
+        config.report_dir or Path(".fraudstream/reports") / version, card, y_test.astype(int), test_scores, importance
+    )
+    return TrainResult(version, card, files)
+
+
