@@ -31,7 +31,7 @@ class CardState:
         return len(self.times)
 
     def to_json(self) -> str:
-        frauds = [[tx, ts, rep] for tx, (ts, rep) in self.frauds.items()]
+        frauds = [[tx, ts, rep] for tx, (ts, rep) in sorted(self.frauds.items())]
         return json.dumps([self.times, self.amounts, self.ids, self.terminals, frauds], separators=(",", ":"))
 
     @classmethod

@@ -27,9 +27,9 @@ class TerminalState:
     def to_json(self) -> str:
         return json.dumps(
             {
-                "d": [[day, count] for day, count in self.day_counts.items()],
-                "f": [[tx, day, rep] for tx, (day, rep) in self.frauds.items()],
-                "r": [[tx, day] for tx, day in self.recent_ids.items()],
+                "d": sorted([day, count] for day, count in self.day_counts.items()),
+                "f": sorted([tx, day, rep] for tx, (day, rep) in self.frauds.items()),
+                "r": sorted([tx, day] for tx, day in self.recent_ids.items()),
                 "n": self.newest_day,
             },
             separators=(",", ":"),

@@ -5,6 +5,10 @@
     fraudstream generate --out DIR          synthetic transactions, labels and a manifest
     fraudstream produce --data PATH         replay a dataset into Kafka in event-time order
     fraudstream audit TOPIC                 read a topic back and summarise what is on it
+    fraudstream features [--markdown]       the feature reference
+    fraudstream train --data PATH           train, evaluate and store a model version
+    fraudstream score --data PATH --out F   batch-score a file with a stored model
+    fraudstream model list|show|promote|rollback   the model registry
     fraudstream demo                        the main job end to end on a small dataset
 
 Settings come from ``FRAUDSTREAM_*`` environment variables (see ``fraudstream.settings``) and the
@@ -181,6 +185,124 @@ def _schema_of(settings: FraudstreamSettings, topic: str) -> Any:
     return names[topic]
 
 
+def _store_uri(args: argparse.Namespace, settings: FraudstreamSettings) -> str:
+    return str(args.store or settings.model_store or f"file://{settings.home / 'models'}")
+
+
+def cmd_features(args: argparse.Namespace) -> int:
+    from features.definitions import FEATURES, markdown_table
+
+    if args.markdown:
+        print(markdown_table(), end="")
+    else:
+        for spec in FEATURES:
+            print(f"{spec.name:28s} {spec.semantics}")
+    return 0
+
+
+def _gates(args: argparse.Namespace) -> Any:
+    from trainer.train import Gates
+
+    return Gates(args.min_f1, args.min_precision, args.min_recall, args.min_average_precision)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from producers.adapters import parse_mapping
+    from trainer.train import TrainConfig, train
+
+    settings = _settings(args)
+    config = TrainConfig(
+        data=Path(args.data),
+        store_uri=_store_uri(args, settings),
+        report_dir=Path(args.report_dir) if args.report_dir else None,
+        columns=parse_mapping(args.columns) if args.columns else None,
+        label_delay_days=args.label_delay_days,
+        train_days=args.train_days,
+        delay_days=args.delay_days,
+        test_days=args.test_days,
+        validation_days=args.validation_days,
+        train_start=args.train_start,
+        review_precision=args.review_precision,
+        decline_precision=args.decline_precision,
+        gates=_gates(args),
+        trials=args.trials,
+    )
+    result = train(config)
+    card = result.card
+    print(f"\nmodel version {result.version} stored in {config.store_uri}")
+    for name in ("xgboost", "logistic_regression"):
+        m = card["metrics"][name]
+        print(
+            f"  {name:20s} AUC-ROC {m['auc_roc']:.3f}  average precision {m['average_precision']:.3f}  "
+            f"card precision@100 {m['card_precision_at_100']:.3f}"
+        )
+    at = card["metrics"]["xgboost"]["at_review_threshold"]
+    print(
+        f"  thresholds: review {card['thresholds']['review']:.4f}, decline {card['thresholds']['decline']:.4f}; "
+        f"at review on test: precision {at['precision']:.3f} recall {at['recall']:.3f} F1 {at['f1']:.3f}"
+    )
+    print(f"  report: {result.report_files[-1].parent}")
+    if not result.passed:
+        print("REFUSED for promotion, gates failed: " + "; ".join(card["gates"]["failed"]), file=sys.stderr)
+        return 3
+    print("  gates passed; the version is now 'staging'. Promote it: fraudstream model promote " + result.version)
+    return 0
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from producers.adapters import parse_mapping
+    from trainer.batch_score import score_dataset
+
+    settings = _settings(args)
+    summary = score_dataset(
+        Path(args.data),
+        _store_uri(args, settings),
+        args.model,
+        Path(args.out),
+        parse_mapping(args.columns) if args.columns else None,
+        args.label_delay_days,
+    )
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def cmd_model(args: argparse.Namespace) -> int:
+    from trainer.registry import ModelRegistry, RegistryError
+
+    settings = _settings(args)
+    registry = ModelRegistry(_store_uri(args, settings))
+    try:
+        if args.action == "list":
+            aliases = registry.aliases()
+            for version in registry.versions():
+                card = registry.card(version)
+                tags = ",".join(alias for alias, v in aliases.items() if v == version)
+                m = card["metrics"]["xgboost"]
+                status = "gates ok" if not card["gates"]["failed"] else "gates FAILED"
+                print(f"{version}  AP {m['average_precision']:.3f}  AUC {m['auc_roc']:.3f}  {status}  {tags}")
+        elif args.action == "show":
+            print(json.dumps(registry.card(registry.resolve(args.version or "production")), indent=2))
+        elif args.action == "promote":
+            if not args.version:
+                raise RegistryError("promote needs a VERSION")
+            compare = None
+            if args.data:
+                from trainer.compare import compare_on_test_period
+
+                def compare(candidate: str, current: str) -> tuple[float, float]:
+                    return compare_on_test_period(registry, candidate, current, Path(args.data))
+
+            for note in registry.promote(args.version, args.alias, force=args.force, compare=compare):
+                print(note)
+            print(f"{args.alias} -> {args.version}")
+        else:
+            print(f"{args.alias} -> {registry.rollback(args.alias)}")
+    except RegistryError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from fraudstream.demo import run_demo
 
@@ -235,10 +357,53 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--samples", type=int, default=3)
     audit.set_defaults(func=cmd_audit)
 
+    feats = sub.add_parser("features", help="print the feature reference")
+    feats.add_argument("--markdown", action="store_true", help="as the Markdown of docs/features.md")
+    feats.set_defaults(func=cmd_features)
+
+    store_help = "model store URI: file://PATH or s3://bucket/prefix (env FRAUDSTREAM_MODEL_STORE)"
+    tr = sub.add_parser("train", help="train, evaluate and store a model version")
+    tr.add_argument("--data", required=True, help="generated folder, or a .csv/.parquet file")
+    tr.add_argument("--columns", help="column mapping SOURCE=canonical,... for external files")
+    tr.add_argument("--label-delay-days", type=float, default=7.0, help="label delay when the data has no report times")
+    tr.add_argument("--store", help=store_help)
+    tr.add_argument("--report-dir", help="where the report goes (default .fraudstream/reports/VERSION)")
+    tr.add_argument("--train-start", type=date.fromisoformat, help="first training day (default: as late as fits)")
+    tr.add_argument("--train-days", type=int, default=7)
+    tr.add_argument("--delay-days", type=int, default=7)
+    tr.add_argument("--test-days", type=int, default=7)
+    tr.add_argument("--validation-days", type=int, default=2, help="last days of the training period held out")
+    tr.add_argument("--review-precision", type=float, default=0.80)
+    tr.add_argument("--decline-precision", type=float, default=0.95)
+    tr.add_argument("--min-f1", type=float, default=0.75)
+    tr.add_argument("--min-precision", type=float, default=0.80)
+    tr.add_argument("--min-recall", type=float, default=0.70)
+    tr.add_argument("--min-average-precision", type=float, default=0.70)
+    tr.add_argument("--trials", type=int, default=0, help="random-search trials over XGBoost parameters")
+    tr.set_defaults(func=cmd_train)
+
+    sc = sub.add_parser("score", help="batch-score a file with a stored model")
+    sc.add_argument("--data", required=True)
+    sc.add_argument("--columns")
+    sc.add_argument("--label-delay-days", type=float, default=7.0)
+    sc.add_argument("--model", default="production", help="production, staging or a version id")
+    sc.add_argument("--out", required=True, help="output .parquet or .csv")
+    sc.add_argument("--store", help=store_help)
+    sc.set_defaults(func=cmd_score)
+
+    model = sub.add_parser("model", help="list, show, promote or roll back model versions")
+    model.add_argument("action", choices=["list", "show", "promote", "rollback"])
+    model.add_argument("version", nargs="?")
+    model.add_argument("--alias", default="production", choices=["production", "staging"])
+    model.add_argument("--force", action="store_true", help="promote despite failed gates or a worse score")
+    model.add_argument("--data", help="score candidate and current on the candidate's test period of this data")
+    model.add_argument("--store", help=store_help)
+    model.set_defaults(func=cmd_model)
+
     demo = sub.add_parser("demo", help="the main job end to end on a small dataset")
     demo.add_argument("--workdir", default=".fraudstream/demo")
-    demo.add_argument("--customers", type=int, default=1_000)
-    demo.add_argument("--days", type=int, default=28)
+    demo.add_argument("--customers", type=int, default=2_000)
+    demo.add_argument("--days", type=int, default=49)
     demo.set_defaults(func=cmd_demo)
     return parser
 

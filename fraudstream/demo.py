@@ -1,8 +1,13 @@
 """The main job end to end on a small dataset (``fraudstream demo``, the README's first command).
 
-Today: start the local broker, generate a dataset, replay it into Kafka, and read both topics back
-with an independent consumer to show what arrived. Training, the scoring worker and the drift
-consumer join this path as they land.
+1. start the local Kafka broker;
+2. generate a synthetic dataset;
+3. train a model (features, XGBoost + baseline, thresholds, gates) into a local model store;
+4. promote it to production (forced, and said so, if the small demo data fails the gates);
+5. batch-score the dataset with the production model;
+6. replay the dataset into Kafka and read it back with an independent consumer.
+
+The Faust worker and the drift consumer join this path as they land (issues 3 and 4).
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ import json
 import uuid
 from pathlib import Path
 
+import pandas as pd
+
 from consumers.topic_audit import read_topic
 from fraudstream.broker import LocalBroker
 from fraudstream.settings import FraudstreamSettings, TopicNames
@@ -18,20 +25,23 @@ from fraudstream.topics import ensure_topics
 from producers.adapters import load_dataset
 from producers.generator import GeneratorConfig, generate_to
 from producers.replay import replay
+from trainer.batch_score import score_dataset
+from trainer.registry import ModelRegistry
+from trainer.train import TrainConfig, train
 
 
 def _step(title: str) -> None:
     print(f"\n== {title} ==", flush=True)
 
 
-def run_demo(settings: FraudstreamSettings, workdir: Path, customers: int = 1_000, days: int = 28) -> int:
-    _step("1/4 local Kafka broker")
+def run_demo(settings: FraudstreamSettings, workdir: Path, customers: int = 2_000, days: int = 49) -> int:
+    _step("1/6 local Kafka broker")
     port = int(settings.bootstrap_servers.rsplit(":", 1)[-1])
     broker = LocalBroker(settings.home / "kafka", port=port, controller_port=port + 1)
     seconds = broker.start()
     print(f"broker {broker.bootstrap_servers} ready ({seconds:.1f} s to ready; 0 means it was running)")
 
-    _step("2/4 generate a synthetic dataset")
+    _step("2/6 generate a synthetic dataset")
     data_dir = workdir / "data"
     config = GeneratorConfig(n_customers=customers, n_terminals=customers * 2, n_days=days, seed=7)
     manifest = generate_to(config, data_dir)
@@ -40,25 +50,48 @@ def run_demo(settings: FraudstreamSettings, workdir: Path, customers: int = 1_00
         f"({manifest['fraud_rate']:.2%}), scenarios: {manifest['scenarios']}"
     )
 
-    _step("3/4 replay it into Kafka (event-time order, labels at their report time)")
+    _step("3/6 train: features over the whole history, train/delay/test = 7/7/7 days")
+    store = f"file://{(workdir / 'models').resolve()}"
+    result = train(TrainConfig(data=data_dir, store_uri=store, report_dir=workdir / "report"))
+    metrics = result.card["metrics"]
+    for name in ("xgboost", "logistic_regression"):
+        m = metrics[name]
+        print(f"  {name:20s} AUC-ROC {m['auc_roc']:.3f}  AP {m['average_precision']:.3f}  "
+              f"card precision@100 {m['card_precision_at_100']:.3f}")  # fmt: skip
+    at = metrics["xgboost"]["at_review_threshold"]
+    print(f"  at the review threshold: precision {at['precision']:.3f}, recall {at['recall']:.3f}, F1 {at['f1']:.3f}")
+    print(f"  report with plots: {workdir / 'report'}")
+
+    _step("4/6 promote to production")
+    registry = ModelRegistry(store)
+    failed = result.card["gates"]["failed"]
+    if failed:
+        print(f"  gates FAILED on this small demo dataset ({'; '.join(failed)}): promoting with --force for the demo")
+    for note in registry.promote(result.version, force=bool(failed)):
+        print(f"  {note}")
+    print(f"  production -> {registry.aliases()['production']}")
+
+    _step("5/6 batch-score the dataset with the production model")
+    out = workdir / "scored.parquet"
+    summary = score_dataset(data_dir, store, "production", out, progress=lambda m: None)
+    print(f"  {summary['rows']:,} rows scored in {summary['seconds']} s -> {out}; decisions {summary['decisions']}")
+    scored = pd.read_parquet(out, columns=["transaction_id", "score", "decision"])
+    print(scored.sort_values("score", ascending=False).head(5).to_string(index=False))
+
+    _step("6/6 replay into Kafka (event-time order, labels at their report time) and read back")
     run = uuid.uuid4().hex[:8]  # fresh topics per demo run, so counts below are this run's
     topics = TopicNames(transactions=f"demo-{run}.transactions", labels=f"demo-{run}.labels")
     ensure_topics(settings.bootstrap_servers, [topics.transactions, topics.labels], settings.partitions)
-    summary = replay(load_dataset(data_dir), settings.bootstrap_servers, topics)
-    print(json.dumps(summary.as_dict(), indent=2))
-
-    _step("4/4 read the topics back with an independent consumer")
-    ok = summary.ok
+    sent = replay(load_dataset(data_dir), settings.bootstrap_servers, topics)
+    print(json.dumps({k: v for k, v in sent.as_dict().items() if k != "drift"}))
+    ok = sent.ok
     for topic, schema, expected in (
         (topics.transactions, "Transaction", manifest["transactions"]),
         (topics.labels, "Label", manifest["files"]["labels"]["rows"]),
     ):
         audit, _ = read_topic(settings.bootstrap_servers, topic, schema)  # type: ignore[arg-type]
-        print(json.dumps(audit.as_dict()))
-        if audit.samples:
-            print("  first record:", json.dumps(audit.samples[0], default=str))
         match = audit.records == expected and not audit.decode_errors
         ok &= match
-        print(f"  {topic}: {audit.records:,} records, expected {expected:,}: {'OK' if match else 'MISMATCH'}")
+        print(f"  {topic}: {audit.records:,} records read back, expected {expected:,}: {'OK' if match else 'MISMATCH'}")
     print("\nThe broker keeps running for the next steps; stop it with: fraudstream kafka stop")
     return 0 if ok else 1

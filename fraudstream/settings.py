@@ -36,5 +36,7 @@ class FraudstreamSettings(BaseSettings):
     topics: TopicNames = Field(default_factory=TopicNames)
     #: Where local state lives: the broker's data and logs, generated datasets, the model store.
     home: Path = PROJECT_ROOT / ".fraudstream"
+    #: Model store URI (file://PATH or s3://bucket/prefix); default: file://$FRAUDSTREAM_HOME/models.
+    model_store: str | None = None
     #: Partitions for topics the project creates itself.
     partitions: int = Field(default=3, ge=1, le=1000)
