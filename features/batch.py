@@ -121,7 +121,9 @@ def card_block(
     return columns
 
 
-def terminal_block(terminal: np.ndarray, ts: np.ndarray, frauds: pd.DataFrame, config: FeatureConfig) -> list[np.ndarray]:
+def terminal_block(
+    terminal: np.ndarray, ts: np.ndarray, frauds: pd.DataFrame, config: FeatureConfig
+) -> list[np.ndarray]:
     codes, uniques = pd.factorize(terminal)
     codes = codes.astype(np.int64)
     day = ts // DAY_MS
@@ -142,7 +144,9 @@ def terminal_block(terminal: np.ndarray, ts: np.ndarray, frauds: pd.DataFrame, c
     txs = pd.DataFrame({"row": np.arange(len(ts)), "code": codes, "day": rel_day, "ts": ts})
     reach = config.terminal_delay_days + max(config.terminal_window_days)
     pairs = txs[txs["code"].isin(labels["code"].unique())].merge(labels, on="code")
-    pairs = pairs[(pairs["lday"] < pairs["day"]) & (pairs["lday"] >= pairs["day"] - reach) & (pairs["rep"] < pairs["ts"])]
+    pairs = pairs[
+        (pairs["lday"] < pairs["day"]) & (pairs["lday"] >= pairs["day"] - reach) & (pairs["rep"] < pairs["ts"])
+    ]
     pair_rows, pair_lday, pair_day = (pairs[c].to_numpy() for c in ("row", "lday", "day"))
 
     columns: list[np.ndarray] = []

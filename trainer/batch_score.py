@@ -36,7 +36,9 @@ def score_dataset(
         raise ValueError(f"output {out} must end in .parquet or .csv")
     started = time.perf_counter()
     model = ModelRegistry(store_uri).load(model_ref)
-    progress(f"model {model.version} (review >= {model.review_threshold:.4f}, decline >= {model.decline_threshold:.4f})")
+    progress(
+        f"model {model.version} (review >= {model.review_threshold:.4f}, decline >= {model.decline_threshold:.4f})"
+    )
     dataset = load_dataset(data, columns, timedelta(days=label_delay_days))
     tx = dataset.transactions
     progress(f"computing features for {len(tx):,} transactions")

@@ -28,5 +28,3 @@ def compare_on_test_period(registry: ModelRegistry, candidate: str, current: str
         scores = model.predict(features.loc[mask, model.feature_names].to_numpy(dtype=float))
         results.append(ranking_metrics(truth, np.asarray(scores))["average_precision"])
     return results[0], results[1]
-
-

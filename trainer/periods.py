@@ -79,5 +79,3 @@ def choose_periods(
 
 def in_period(event_times: pd.Series, start: datetime, end: datetime) -> pd.Series:
     return (event_times >= pd.Timestamp(start)) & (event_times < pd.Timestamp(end))
-
-

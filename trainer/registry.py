@@ -195,7 +195,7 @@ class ModelRegistry:
         previous = [entry["version"] for entry in history if entry["version"] != current]
         if not previous:
             raise RegistryError(f"{alias} has no earlier version to roll back to")
-        target = previous[-1]
+        target = str(previous[-1])
         # drop the entries of the version being rolled back, so a second rollback goes further back
         while history and history[-1]["version"] == current:
             history.pop()

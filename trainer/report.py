@@ -9,9 +9,9 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")  # files only; no display on servers
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from sklearn.metrics import precision_recall_curve, roc_curve  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from sklearn.metrics import precision_recall_curve, roc_curve
 
 
 def write_report(
@@ -42,7 +42,7 @@ def write_report(
 
     fig, ax = plt.subplots(figsize=(5, 4))
     main = scores["xgboost"]
-    bins = np.linspace(0, 1, 51)
+    bins = np.linspace(0, 1, 51).tolist()
     ax.hist(main[y_test == 0], bins=bins, alpha=0.6, density=True, label="genuine", log=True)
     ax.hist(main[y_test == 1], bins=bins, alpha=0.6, density=True, label="fraud", log=True)
     for key, style in (("review", "--"), ("decline", ":")):
@@ -89,7 +89,9 @@ def markdown_summary(card: dict[str, Any]) -> str:
     ]
     for name in ("xgboost", "logistic_regression"):
         r = m[name]
-        lines.append(f"| {name} | {r['auc_roc']:.3f} | {r['average_precision']:.3f} | {r['card_precision_at_100']:.3f} |")
+        lines.append(
+            f"| {name} | {r['auc_roc']:.3f} | {r['average_precision']:.3f} | {r['card_precision_at_100']:.3f} |"
+        )
     at = m["xgboost"]["at_review_threshold"]
     lines += [
         "",

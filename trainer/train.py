@@ -133,7 +133,7 @@ def _package_versions() -> dict[str, str]:
 def known_fraud_before(transactions: pd.DataFrame, labels: pd.DataFrame, cutoff: datetime) -> np.ndarray:
     """Per transaction: is it a fraud whose label was reported before ``cutoff``?"""
     reported = labels[labels["is_fraud"].astype(bool) & (labels["reported_at"] < pd.Timestamp(cutoff))]
-    return transactions["transaction_id"].isin(reported["transaction_id"]).to_numpy()
+    return np.asarray(transactions["transaction_id"].isin(reported["transaction_id"]).to_numpy(), dtype=bool)
 
 
 def _search_params(
@@ -240,7 +240,7 @@ def train(config: TrainConfig, progress: Progress = print) -> TrainResult:
     reference = build_reference(features.loc[train_mask], xgb_scores(train_mask), seed=config.seed)
     version = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
     timings["total_seconds"] = time.perf_counter() - started
-    importance = booster.get_score(importance_type="total_gain")
+    importance = {name: float(value) for name, value in booster.get_score(importance_type="total_gain").items()}  # type: ignore[arg-type]
     card: dict[str, Any] = {
         "model_id": version,
         "created_at": datetime.now(UTC).isoformat(),
@@ -277,7 +277,6 @@ def train(config: TrainConfig, progress: Progress = print) -> TrainResult:
     }
     registry = ModelRegistry(config.store_uri)
 
-
     registry.save_version(
         version,
         {
@@ -293,5 +292,3 @@ def train(config: TrainConfig, progress: Progress = print) -> TrainResult:
         config.report_dir or Path(".fraudstream/reports") / version, card, y_test.astype(int), test_scores, importance
     )
     return TrainResult(version, card, files)
-
-

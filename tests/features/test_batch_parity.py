@@ -46,5 +46,7 @@ def test_labels_arriving_before_their_report_time_do_not_leak(dataset) -> None:
     engine = FeatureEngine()
     for record in label_records(dataset.labels):
         engine.process_label(LabelView.from_record(record))
-    vectors = np.array([engine.process_transaction(TransactionView.from_record(r)) for r in transaction_records(dataset.transactions)])
+    vectors = np.array(
+        [engine.process_transaction(TransactionView.from_record(r)) for r in transaction_records(dataset.transactions)]
+    )
     assert np.allclose(vectors, batch.to_numpy(), rtol=1e-9, atol=1e-9)

@@ -16,7 +16,7 @@ events = st.lists(
     st.tuples(
         st.integers(0, 2),  # card
         st.integers(0, 2),  # terminal
-        st.integers(0, 12) .map(lambda k: k * 3 * 3_600_000),  # few distinct times: many ties
+        st.integers(0, 12).map(lambda k: k * 3 * 3_600_000),  # few distinct times: many ties
         st.floats(0.5, 500, allow_nan=False).map(lambda a: round(a, 2)),
     ),
     min_size=1,
@@ -25,7 +25,9 @@ events = st.lists(
 
 
 def _transactions(raw: list[tuple[int, int, int, float]]) -> list[TransactionView]:
-    return [TransactionView(f"tx{i:03d}", f"c{c}", f"t{t}", T0 + dt, amount) for i, (c, t, dt, amount) in enumerate(raw)]
+    return [
+        TransactionView(f"tx{i:03d}", f"c{c}", f"t{t}", T0 + dt, amount) for i, (c, t, dt, amount) in enumerate(raw)
+    ]
 
 
 def _run(txs: list[TransactionView]) -> tuple[dict[str, list[float]], FeatureEngine]:
@@ -72,7 +74,9 @@ def test_replayed_duplicates_change_neither_features_nor_state(raw, dup_position
 @given(events)
 def test_labels_applied_twice_or_in_any_order_are_counted_once(raw) -> None:
     txs = sorted(_transactions(raw), key=lambda tx: tx.ts_ms)
-    labels = [LabelView(tx.transaction_id, tx.card_id, tx.terminal_id, tx.ts_ms, tx.ts_ms + DAY_MS, True) for tx in txs[::2]]
+    labels = [
+        LabelView(tx.transaction_id, tx.card_id, tx.terminal_id, tx.ts_ms, tx.ts_ms + DAY_MS, True) for tx in txs[::2]
+    ]
     once, twice = FeatureEngine(), FeatureEngine()
     for label in labels:
         once.process_label(label)

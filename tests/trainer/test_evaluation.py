@@ -1,0 +1,75 @@
+"""Metrics and threshold choice, on examples small enough to check by hand."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from trainer.evaluation import at_threshold, card_precision_at_k, threshold_for_precision
+from trainer.periods import choose_periods
+
+
+def test_threshold_is_the_lowest_score_reaching_the_precision_target() -> None:
+    y = np.array([1, 1, 0, 1, 0, 0, 1, 0])
+    s = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2])
+    # alert sets by threshold: 0.9 -> 1/1, 0.8 -> 2/2, 0.7 -> 2/3, 0.6 -> 3/4, 0.5 -> 3/5 ...
+    assert threshold_for_precision(y, s, 0.75) == (0.6, True)
+    assert threshold_for_precision(y, s, 0.95) == (0.8, True)
+    assert threshold_for_precision(y, s, 0.55) == (0.3, True)  # 4/7; 0.2 would give 4/8
+    assert threshold_for_precision(y, s, 0.5) == (0.2, True)
+
+
+def test_tied_scores_are_one_alert_set() -> None:
+    y = np.array([1, 0, 1])
+    s = np.array([0.5, 0.5, 0.9])
+    assert threshold_for_precision(y, s, 0.9) == (0.9, True)  # 0.5 would alert both tied rows
+
+
+def test_an_unreachable_target_falls_back_to_the_best_precision() -> None:
+    y = np.array([0, 1, 0, 0])
+    s = np.array([0.9, 0.8, 0.1, 0.05])
+    assert threshold_for_precision(y, s, 0.9) == (0.8, False)  # 1/2 is the best there is
+
+
+def test_confusion_at_threshold() -> None:
+    r = at_threshold(np.array([1, 1, 0, 0, 1]), np.array([0.9, 0.2, 0.8, 0.1, 0.7]), 0.5)
+    assert (r.tp, r.fp, r.fn, r.tn) == (2, 1, 1, 1)
+    assert r.precision == pytest.approx(2 / 3)
+    assert r.recall == pytest.approx(2 / 3)
+    assert r.f1 == pytest.approx(2 / 3)
+
+
+def test_card_precision_counts_cards_per_day_and_skips_known_and_detected_cards() -> None:
+    day1, day2 = datetime(2026, 5, 1, 10, tzinfo=UTC), datetime(2026, 5, 2, 10, tzinfo=UTC)
+    frame = pd.DataFrame(
+        {
+            "card_id": ["a", "a", "b", "c", "known", "a", "b", "c"],
+            "event_time": pd.to_datetime([day1] * 5 + [day2] * 3),
+            "is_fraud": [False, True, False, False, True, True, False, True],
+        }
+    )
+    scores = np.array([0.9, 0.1, 0.8, 0.2, 0.99, 0.9, 0.8, 0.1])
+    mean, per_day = card_precision_at_k(frame, scores, {"known"}, k=2)
+    # day 1: known is skipped; top 2 cards by max score: a (fraud), b -> 1/2; a becomes known
+    # day 2: a is known now; top 2: b, c (fraud) -> 1/2
+    assert per_day == [0.5, 0.5]
+    assert mean == 0.5
+
+
+def test_periods_end_where_the_data_ends_and_hold_out_validation() -> None:
+    times = pd.Series(pd.date_range("2026-04-01", "2026-05-31 23:00", freq="h", tz="UTC"))
+    p = choose_periods(times, 7, 7, 7, 2)
+    assert p.test_end.isoformat() == "2026-06-01T00:00:00+00:00"
+    assert p.test_start.isoformat() == "2026-05-25T00:00:00+00:00"
+    assert p.train_end.isoformat() == "2026-05-18T00:00:00+00:00"
+    assert p.validation_start.isoformat() == "2026-05-16T00:00:00+00:00"
+    assert p.train_start.isoformat() == "2026-05-11T00:00:00+00:00"
+    q = choose_periods(times, 7, 7, 7, 2, train_start=datetime(2026, 4, 10).date())
+    assert q.test_end.isoformat() == "2026-05-01T00:00:00+00:00"
+    with pytest.raises(ValueError, match="do not fit"):
+        choose_periods(times, 30, 30, 30, 2)
+    with pytest.raises(ValueError, match="validation_days"):
+        choose_periods(times, 7, 7, 7, 7)
