@@ -90,17 +90,43 @@ class TerminalState:
 
     def features(self, ts_ms: int, config: FeatureConfig) -> list[float]:
         """(count, risk) per delayed window, then per recent window, in definition order."""
+        return terminal_features([self], ts_ms, config)
+
+    def window_counts(self, ts_ms: int, config: FeatureConfig) -> list[tuple[int, int]]:
+        """(transactions, frauds reported before ``ts_ms``) per window, in definition order."""
         day = ts_ms // DAY_MS
-        out: list[float] = []
-        for delay, windows in ((config.terminal_delay_days, config.terminal_window_days),
-                               (0, config.terminal_recent_window_days)):  # fmt: skip
-            end = day - delay
-            for days in windows:
-                out += self._window(end - days, end, ts_ms)
+        counts, frauds = self.day_counts, self.frauds
+        out = []
+        for start, end in _windows(day, config):
+            count = sum(counts.get(d, 0) for d in range(start, end)) if counts else 0
+            fraud = sum(1 for d, rep in frauds.values() if start <= d < end and rep < ts_ms) if frauds else 0
+            out.append((count, fraud))
         return out
 
-    def _window(self, start: int, end: int, ts_ms: int) -> list[float]:
-        counts = self.day_counts
-        count = sum(counts.get(d, 0) for d in range(start, end)) if counts else 0
-        frauds = sum(1 for d, rep in self.frauds.values() if start <= d < end and rep < ts_ms) if self.frauds else 0
-        return [float(count), frauds / count if count else 0.0]
+
+def _windows(day: int, config: FeatureConfig) -> list[tuple[int, int]]:
+    spans = []
+    for delay, windows in ((config.terminal_delay_days, config.terminal_window_days),
+                           (0, config.terminal_recent_window_days)):  # fmt: skip
+        for days in windows:
+            spans.append((day - delay - days, day - delay))
+    return spans
+
+
+def terminal_features(partials: list[TerminalState], ts_ms: int, config: FeatureConfig) -> list[float]:
+    """Terminal features from one or more partial states of the same terminal.
+
+    The stream worker keeps one partial state per (terminal, source partition), so each is written
+    only by the owner of that partition; counts and frauds add up across partials.
+    """
+    n = len(config.terminal_window_days) + len(config.terminal_recent_window_days)
+    totals = [[0, 0] for _ in range(n)]
+    for state in partials:
+        if state.day_counts or state.frauds:
+            for total, (count, fraud) in zip(totals, state.window_counts(ts_ms, config), strict=True):
+                total[0] += count
+                total[1] += fraud
+    out: list[float] = []
+    for count, fraud in totals:
+        out += [float(count), fraud / count if count else 0.0]
+    return out

@@ -303,6 +303,37 @@ def cmd_model(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    import faust
+    from prometheus_client import start_http_server
+
+    from consumers.scoring.app import WorkerConfig, build_app
+    from fraudstream.topics import ensure_topics
+
+    settings = _settings(args)
+    config = WorkerConfig(
+        bootstrap_servers=settings.bootstrap_servers,
+        topics=settings.topics,
+        model_store=_store_uri(args, settings),
+        app_id=args.app_id,
+        partitions=settings.partitions,
+        store=args.state_store,
+        batch_size=args.batch_size,
+        batch_wait=args.batch_wait,
+        reload_interval=args.reload_interval,
+        shadow=args.shadow,
+        data_dir=str(settings.home / "worker" / args.app_id),
+    )
+    print(f"worker settings: {config}", flush=True)
+    ensure_topics(settings.bootstrap_servers, settings.topics.model_dump().values(), settings.partitions)
+    if args.metrics_port:
+        start_http_server(args.metrics_port)
+    app = build_app(config)
+    worker = faust.Worker(app, loglevel=args.log_level, quiet=True)
+    worker.execute_from_commandline()  # returns on SIGTERM/SIGINT after a clean stop
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from fraudstream.demo import run_demo
 
@@ -399,6 +430,18 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--data", help="score candidate and current on the candidate's test period of this data")
     model.add_argument("--store", help=store_help)
     model.set_defaults(func=cmd_model)
+
+    wk = sub.add_parser("worker", help="run the Faust scoring worker")
+    wk.add_argument("--store", help=store_help)
+    wk.add_argument("--app-id", default="fraudstream-scoring", help="Faust app id (consumer group, table names)")
+    wk.add_argument("--state-store", default="memory://", help="Faust table store: memory:// or rocksdb://")
+    wk.add_argument("--batch-size", type=int, default=1000, help="micro-batch size (take_events max)")
+    wk.add_argument("--batch-wait", type=float, default=0.05, help="seconds to wait to fill a micro-batch")
+    wk.add_argument("--reload-interval", type=float, default=2.0, help="seconds between production-alias checks")
+    wk.add_argument("--shadow", choices=["river"], help="score with a River challenger in shadow")
+    wk.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port")
+    wk.add_argument("--log-level", default="warning")
+    wk.set_defaults(func=cmd_worker)
 
     demo = sub.add_parser("demo", help="the main job end to end on a small dataset")
     demo.add_argument("--workdir", default=".fraudstream/demo")

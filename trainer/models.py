@@ -62,6 +62,27 @@ def train_xgboost(
     return booster, {"params": merged, **info}
 
 
+def train_xgboost_rounds(
+    x: np.ndarray, y: np.ndarray, feature_names: list[str], params: dict[str, Any], rounds: int
+) -> xgb.Booster:
+    """A booster with a fixed number of rounds (no early stopping): refits and out-of-fold models."""
+    merged = {**XGB_DEFAULTS, **params}
+    merged.pop("num_boost_round", None)
+    return xgb.train(merged, xgb.DMatrix(x, label=y, feature_names=feature_names), num_boost_round=rounds)
+
+
+def out_of_fold_scores(
+    x: np.ndarray, y: np.ndarray, folds: np.ndarray, feature_names: list[str], params: dict[str, Any], rounds: int
+) -> np.ndarray:
+    """Scores of each row by a model trained on the other folds (here: the other training days)."""
+    scores = np.zeros(len(y))
+    for fold in np.unique(folds):
+        held_out = folds == fold
+        booster = train_xgboost_rounds(x[~held_out], y[~held_out], feature_names, params, rounds)
+        scores[held_out] = booster.inplace_predict(x[held_out], validate_features=False)
+    return scores
+
+
 def xgboost_to_bytes(booster: xgb.Booster) -> bytes:
     return bytes(booster.save_raw(raw_format="json"))
 

@@ -5,8 +5,11 @@
    at the start of every period.
 3. Split by event time (``trainer/periods.py``); training targets are the labels reported before
    the test period starts, test targets are the ground truth.
-4. Fit XGBoost (early stopping on validation average precision) and the logistic baseline.
-5. Choose REVIEW and DECLINE thresholds on validation (lowest score reaching the precision targets).
+4. Fit XGBoost: early stopping on the validation days picks the number of rounds, then a refit on
+   the whole training period; and the logistic baseline.
+5. Choose REVIEW and DECLINE thresholds (lowest score reaching the precision targets) on
+   out-of-fold scores of the training period: each training day scored by a model fit on the
+   other days. The test period plays no part.
 6. Evaluate on the test period; apply the acceptance gates.
 7. Store an immutable version (model, baseline, drift reference, model card); a version that
    passes its gates becomes ``staging``. A failing one is stored, refused promotion, and the
@@ -37,7 +40,7 @@ from producers.adapters import load_dataset
 from producers.generator import Dataset
 from trainer.drift_reference import build_reference
 from trainer.evaluation import at_threshold, card_precision_at_k, ranking_metrics, threshold_for_precision
-from trainer.models import LogisticBaseline, train_xgboost, xgboost_to_bytes
+from trainer.models import LogisticBaseline, out_of_fold_scores, train_xgboost, train_xgboost_rounds, xgboost_to_bytes
 from trainer.periods import choose_periods, in_period
 from trainer.registry import ModelRegistry
 from trainer.report import write_report
@@ -207,18 +210,29 @@ def train(config: TrainConfig, progress: Progress = print) -> TrainResult:
         progress(f"hyperparameter search: {config.trials} trials")
         params = _search_params(config, (x[fit_mask], y_fit, x[valid_mask], y_valid), names, progress)
     progress("training XGBoost (early stopping on validation average precision)")
-    booster, xgb_info = train_xgboost(x[fit_mask], y_fit, x[valid_mask], y_valid, names, params)
+    stopped, xgb_info = train_xgboost(x[fit_mask], y_fit, x[valid_mask], y_valid, names, params)
+    rounds = xgb_info["best_iteration"] + 1
     progress(f"  best iteration {xgb_info['best_iteration']}, validation AP {xgb_info['best_validation_aucpr']:.4f}")
+    train_mask = fit_mask | valid_mask
+    y_train = known[train_mask]
+    progress(f"refitting on the whole training period with {rounds} rounds")
+    booster = train_xgboost_rounds(x[train_mask], y_train, names, params, rounds)
+    # Thresholds need many frauds to be stable; a 2-day validation period has too few. Every
+    # training day is scored by a model trained on the other days (same rounds), and the
+    # thresholds are chosen on those out-of-fold scores: still never on the test period.
+    progress("out-of-fold scores of the training period, one fold a day, for the thresholds")
+    days = tx.loc[train_mask, "event_time"].dt.floor("D").to_numpy()
+    oof = out_of_fold_scores(x[train_mask], y_train, days, names, params, rounds)
     progress("training the logistic-regression baseline")
-    baseline = LogisticBaseline.fit(x[fit_mask], y_fit, names)
+    baseline = LogisticBaseline.fit(x[train_mask], y_train, names)
     timings["training_seconds"] = time.perf_counter() - t0
+    del stopped
 
     def xgb_scores(mask: np.ndarray) -> np.ndarray:
         return np.asarray(booster.inplace_predict(x[mask], validate_features=False), dtype=float)
 
-    valid_scores = xgb_scores(valid_mask)
-    review, review_reached = threshold_for_precision(y_valid, valid_scores, config.review_precision)
-    decline, decline_reached = threshold_for_precision(y_valid, valid_scores, config.decline_precision)
+    review, review_reached = threshold_for_precision(y_train, oof, config.review_precision)
+    decline, decline_reached = threshold_for_precision(y_train, oof, config.decline_precision)
     decline = max(decline, review)
     test_scores = {"xgboost": xgb_scores(test_mask), "logistic_regression": baseline.predict(x[test_mask])}
     # cards with a known fraud in the training period are known compromised (handbook protocol)
@@ -236,7 +250,6 @@ def train(config: TrainConfig, progress: Progress = print) -> TrainResult:
     metrics["xgboost"]["at_decline_threshold"] = at_threshold(y_test, test_scores["xgboost"], decline).as_dict()
     failed = config.gates.check(metrics["xgboost"]["average_precision"], metrics["xgboost"]["at_review_threshold"])
 
-    train_mask = fit_mask | valid_mask
     reference = build_reference(features.loc[train_mask], xgb_scores(train_mask), seed=config.seed)
     version = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
     timings["total_seconds"] = time.perf_counter() - started
@@ -267,8 +280,9 @@ def train(config: TrainConfig, progress: Progress = print) -> TrainResult:
             "decline": decline,
             "review_precision_target": config.review_precision,
             "decline_precision_target": config.decline_precision,
-            "review_target_reached_on_validation": review_reached,
-            "decline_target_reached_on_validation": decline_reached,
+            "chosen_on": "out-of-fold scores of the training period (one fold per day)",
+            "review_target_reached": review_reached,
+            "decline_target_reached": decline_reached,
         },
         "metrics": metrics,
         "gates": {"config": asdict(config.gates), "failed": failed},

@@ -1,0 +1,150 @@
+"""The faust-streaming app around :class:`ScoringProcessor` (``fraudstream worker``).
+
+One agent (concurrency 1: higher concurrency can commit past unprocessed messages, faust issue
+606) consumes the transactions and labels topics together and works in micro-batches from
+``stream.take_events(batch_size, within=batch_wait)``. Per batch it runs the processor, sends
+decisions and dead letters with ``send_soon`` (Faust flushes the producer before it commits
+offsets, so at-least-once holds without awaiting each send), and writes each changed state key
+once to its table, in the changelog partition of the event that owns it.
+
+Delivery is at-least-once: after a crash the uncommitted tail is processed again; the state
+ignores transactions and labels it has already applied, so features and scores repeat exactly and
+a duplicate decision is identical to the first except for ``decision_time``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import faust
+
+from consumers.scoring import metrics
+from consumers.scoring.faust_compat import write_with_partition_of
+from consumers.scoring.model_watch import ModelWatch
+from consumers.scoring.processor import CARD_TABLE, InputEvent, ScoringProcessor, StateAccess
+from features.definitions import feature_names
+from fraudstream.settings import TopicNames
+from trainer.registry import LoadedModel, ModelRegistry
+
+log = logging.getLogger("fraudstream.worker")
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    bootstrap_servers: str
+    topics: TopicNames
+    model_store: str
+    app_id: str = "fraudstream-scoring"
+    partitions: int = 3
+    store: str = "memory://"
+    batch_size: int = 1000
+    batch_wait: float = 0.05
+    reload_interval: float = 2.0
+    commit_interval: float = 1.0
+    shadow: str | None = None
+    data_dir: str = ".fraudstream/worker"
+
+
+class TableState:
+    """:class:`StateAccess` over the two Faust tables."""
+
+    def __init__(self, cards: Any, terminals: Any) -> None:
+        self.tables = {CARD_TABLE: cards, "terminal": terminals}
+
+    def get(self, table: str, key: bytes) -> bytes | None:
+        value: bytes | None = self.tables[table].get(key)
+        return value
+
+
+def _check_features(model: LoadedModel) -> None:
+    expected = list(feature_names())
+    if model.feature_names != expected:
+        raise ValueError(
+            f"model {model.version} was trained on features {model.feature_names}, but this worker computes "
+            f"{expected}; train a model with this version of fraudstream"
+        )
+
+
+def build_app(config: WorkerConfig) -> faust.App:
+    app = faust.App(
+        config.app_id,
+        broker=f"kafka://{config.bootstrap_servers}",
+        store=config.store,
+        datadir=config.data_dir,
+        topic_partitions=config.partitions,
+        topic_replication_factor=1,
+        consumer_auto_offset_reset="earliest",
+        broker_commit_interval=config.commit_interval,
+        web_enabled=False,
+        producer_linger_ms=5,
+        stream_buffer_maxsize=max(4096, config.batch_size * 4),
+        table_cleanup_interval=3600.0,
+    )
+    raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
+    source = app.topic(config.topics.transactions, config.topics.labels, **raw)
+    decisions = app.topic(config.topics.decisions, **raw)
+    dead_letters = app.topic(config.topics.dlq, **raw)
+    cards = app.Table("card-state", partitions=config.partitions, default=None, **raw)
+    terminals = app.Table("terminal-state", partitions=config.partitions, default=None, **raw)
+
+    def on_model(model: LoadedModel) -> None:
+        _check_features(model)
+        metrics.set_model(model.version)
+
+    registry = ModelRegistry(config.model_store)
+    shadow = None
+    if config.shadow == "river":
+        from consumers.scoring.shadow import RiverShadow
+
+        shadow = RiverShadow()
+    elif config.shadow is not None:
+        raise ValueError(f"unknown shadow model {config.shadow!r}; use 'river'")
+    state: dict[str, Any] = {}
+
+    @app.agent(source, concurrency=1)
+    async def score(stream: Any) -> None:
+        if "processor" not in state:
+            watch = ModelWatch(registry, interval=config.reload_interval, on_change=on_model)
+            state["processor"] = ScoringProcessor(config.topics, watch, config.partitions, shadow=shadow)
+        processor: ScoringProcessor = state["processor"]
+        table_state: StateAccess = TableState(cards, terminals)
+        async for events in stream.take_events(config.batch_size, within=config.batch_wait):
+            started = time.perf_counter()
+            inputs = [
+                InputEvent(
+                    e.message.topic,
+                    e.message.partition,
+                    e.message.offset,
+                    e.message.key,
+                    e.message.value,
+                    int(e.message.timestamp * 1000),
+                )
+                for e in events
+            ]
+            result = processor.process(inputs, table_state)
+            for message in result.decisions:
+                decisions.send_soon(key=message.key, value=message.value, timestamp=(message.timestamp_ms or 0) / 1000)
+            for message, reason in zip(result.dead_letters, result.dead_letter_reasons, strict=True):
+                dead_letters.send_soon(key=message.key, value=message.value or b"", headers=message.headers)
+                metrics.DEAD_LETTERS.labels(reason).inc()
+            by_partition = {e.message.partition: e for e in events}
+            for table, key, value, partition in result.state_writes:
+                target = cards if table == CARD_TABLE else terminals
+                write_with_partition_of(stream, by_partition[partition], target, key, value)
+            now = time.time()
+            for scored in result.scored:
+                metrics.DECISIONS.labels(scored.decision).inc()
+                metrics.EVENT_TO_DECISION.observe(max(0.0, now - scored.event.timestamp_ms / 1000))
+            metrics.EVENTS.labels("transaction").inc(len(result.scored))
+            metrics.EVENTS.labels("label").inc(result.labels)
+            metrics.BATCH_SIZE.observe(len(events))
+            metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
+            if processor.models.maybe_reload():
+                metrics.MODEL_RELOADS.inc()
+            if shadow is not None:
+                shadow.export_metrics()
+
+    return app

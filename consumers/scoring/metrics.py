@@ -1,0 +1,38 @@
+"""Prometheus metrics of the scoring worker (prefix ``fraudstream_worker_``, base units, no ids)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+EVENTS = Counter("fraudstream_worker_events_total", "Records consumed, by source topic kind.", ["kind"])
+DECISIONS = Counter("fraudstream_worker_decisions_total", "Decisions emitted, by outcome.", ["decision"])
+DEAD_LETTERS = Counter("fraudstream_worker_dead_letters_total", "Records sent to the dead-letter topic.", ["reason"])
+BATCH_SIZE = Histogram(
+    "fraudstream_worker_batch_size", "Records per micro-batch.", buckets=(1, 10, 50, 100, 250, 500, 1000, 2000, 5000)
+)
+BATCH_SECONDS = Histogram(
+    "fraudstream_worker_batch_processing_seconds",
+    "Time to process one micro-batch (features, scoring, encoding, state writes).",
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
+EVENT_TO_DECISION = Histogram(
+    "fraudstream_worker_event_to_decision_seconds",
+    "Wall time from the transaction's Kafka record timestamp to its decision.",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
+)
+MODEL_INFO = Gauge("fraudstream_worker_model_info", "The model version scoring now (value 1).", ["version"])
+MODEL_RELOADS = Counter("fraudstream_worker_model_reloads_total", "Production model reloads without restart.")
+SHADOW_AGREEMENT = Gauge(
+    "fraudstream_worker_shadow_agreement_ratio", "Share of decisions where the shadow model agrees with the champion."
+)
+SHADOW_PRECISION = Gauge(
+    "fraudstream_worker_shadow_precision_ratio", "Precision of shadow and champion on matured labels.", ["model"]
+)
+SHADOW_RECALL = Gauge(
+    "fraudstream_worker_shadow_recall_ratio", "Recall of shadow and champion on matured labels.", ["model"]
+)
+
+
+def set_model(version: str) -> None:
+    MODEL_INFO.clear()
+    MODEL_INFO.labels(version).set(1)

@@ -1,0 +1,53 @@
+"""Follow the registry's production alias: load the model, and reload it when the alias moves.
+
+The worker calls :meth:`ModelWatch.maybe_reload` between micro-batches; it checks the alias at most
+every ``interval`` seconds, so a promotion takes effect within one interval with no restart, and a
+batch is always scored by exactly one model version.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from trainer.registry import LoadedModel, ModelRegistry, RegistryError
+
+log = logging.getLogger("fraudstream.worker")
+
+
+class ModelWatch:
+    def __init__(
+        self,
+        registry: ModelRegistry,
+        alias: str = "production",
+        interval: float = 2.0,
+        clock: Callable[[], float] = time.monotonic,
+        on_change: Callable[[LoadedModel], None] | None = None,
+    ) -> None:
+        self.registry, self.alias, self.interval, self._clock = registry, alias, interval, clock
+        self.on_change = on_change
+        self.current = registry.load(alias)
+        self._checked = clock()
+        if on_change:
+            on_change(self.current)
+
+    def maybe_reload(self) -> bool:
+        """Reload if the alias points elsewhere; returns True when the model changed."""
+        now = self._clock()
+        if now - self._checked < self.interval:
+            return False
+        self._checked = now
+        try:
+            version = self.registry.resolve(self.alias)
+            if version == self.current.version:
+                return False
+            model = self.registry.load(version)
+        except (RegistryError, OSError) as exc:  # keep scoring with the model we have
+            log.error(f"model reload failed, keeping {self.current.version}: {exc}")
+            return False
+        log.info(f"model {self.alias} moved: {self.current.version} -> {model.version}")
+        self.current = model
+        if self.on_change:
+            self.on_change(model)
+        return True
