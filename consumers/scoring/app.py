@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -69,6 +70,7 @@ def _check_features(model: LoadedModel) -> None:
 
 
 def build_app(config: WorkerConfig) -> faust.App:
+    Path(config.data_dir).mkdir(parents=True, exist_ok=True)
     app = faust.App(
         config.app_id,
         broker=f"kafka://{config.bootstrap_servers}",
@@ -87,8 +89,9 @@ def build_app(config: WorkerConfig) -> faust.App:
     source = app.topic(config.topics.transactions, config.topics.labels, **raw)
     decisions = app.topic(config.topics.decisions, **raw)
     dead_letters = app.topic(config.topics.dlq, **raw)
-    cards = app.Table("card-state", partitions=config.partitions, default=None, **raw)
-    terminals = app.Table("terminal-state", partitions=config.partitions, default=None, **raw)
+    binary: dict[str, Any] = {"key_type": bytes, "value_type": bytes}  # raw bytes in and out of changelogs
+    cards = app.Table("card-state", partitions=config.partitions, default=None, **binary)
+    terminals = app.Table("terminal-state", partitions=config.partitions, default=None, **binary)
 
     def on_model(model: LoadedModel) -> None:
         _check_features(model)

@@ -17,6 +17,7 @@ from producers.generator import GeneratorConfig, generate_to
 from trainer.batch_score import score_dataset
 from trainer.drift_reference import bin_counts
 from trainer.evaluation import threshold_for_precision
+from trainer.models import out_of_fold_scores
 from trainer.periods import Periods, in_period
 from trainer.registry import ModelRegistry
 from trainer.train import Gates, TrainConfig, known_fraud_before, train
@@ -72,18 +73,25 @@ def test_the_report_has_metrics_summary_and_plots(trained) -> None:
     assert json.loads((config.report_dir / "metrics.json").read_text()) == result.card["metrics"]
 
 
-def test_thresholds_come_from_the_validation_period_not_the_test_period(trained, data_dir) -> None:
+def test_thresholds_come_from_out_of_fold_training_scores_not_the_test_period(trained, data_dir) -> None:
     config, result = trained
     model = ModelRegistry(config.store_uri).load(result.version)
     dataset = load_dataset(data_dir)
     features = compute_features(dataset.transactions, dataset.labels)
     periods = Periods.from_dict(result.card["periods"])
     times = dataset.transactions["event_time"]
-    valid = in_period(times, periods.validation_start, periods.train_end).to_numpy()
-    known = known_fraud_before(dataset.transactions, dataset.labels, periods.test_start)
-    scores = model.predict(features.loc[valid, model.feature_names].to_numpy())
-    expected, _ = threshold_for_precision(known[valid], scores, config.review_precision)
+    train_mask = in_period(times, periods.train_start, periods.train_end).to_numpy()
+    known = known_fraud_before(dataset.transactions, dataset.labels, periods.test_start)[train_mask]
+    xgb = result.card["parameters"]["xgboost"]
+    params = {k: v for k, v in xgb["params"].items()}
+    days = times[train_mask].dt.floor("D").to_numpy()
+    oof = out_of_fold_scores(
+        features.loc[train_mask, model.feature_names].to_numpy(), known, days, model.feature_names, params,
+        xgb["best_iteration"] + 1,
+    )  # fmt: skip
+    expected, _ = threshold_for_precision(known, oof, config.review_precision)
     assert model.review_threshold == pytest.approx(expected)
+    assert len(np.unique(days)) == 7
 
 
 def test_training_targets_only_know_labels_reported_before_the_test_period(data_dir) -> None:

@@ -1,0 +1,144 @@
+"""The worker's batch logic without Kafka: decisions, dead letters, state, batching equivalence."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+
+from consumers.scoring.processor import CARD_TABLE, DictState, InputEvent, ScoringProcessor
+from features.definitions import FEATURE_NAMES
+from features.engine import FeatureEngine, TransactionView
+from fraudstream.settings import TopicNames
+from schemas.codec import AvroCodec
+from tests.consumers.conftest import StaticModels
+
+TOPICS = TopicNames(transactions="tx", labels="lb")
+T0 = datetime(2026, 4, 1, 12, tzinfo=UTC)
+TX = AvroCodec.for_record("Transaction")
+LB = AvroCodec.for_record("Label")
+DEC = AvroCodec.for_record("Decision")
+
+
+def tx_record(i: int, card: str = "card_a", amount: float = 10.0, minutes: int = 0, **kw) -> dict:
+    ts = int(T0.timestamp() * 1000) + (minutes + i) * 60_000
+    return {"transaction_id": f"t{i}", "card_id": card, "terminal_id": kw.pop("terminal", "term_1"),
+            "event_time": ts, "amount": amount, "currency": "EUR", "merchant_category": "5411",
+            "channel": "POS", "card_country": "NL", "terminal_country": "NL", **kw}  # fmt: skip
+
+
+def event(value: bytes | None, key: bytes | None, offset: int, topic: str = "tx", partition: int = 0) -> InputEvent:
+    return InputEvent(topic, partition, offset, key, value, int(T0.timestamp() * 1000))
+
+
+@pytest.fixture
+def processor(tiny_model) -> ScoringProcessor:
+    return ScoringProcessor(TOPICS, StaticModels(tiny_model), partitions=3, clock=lambda: T0.timestamp() + 86_400)
+
+
+def test_every_valid_transaction_gets_one_decision_with_its_features(processor, tiny_model) -> None:
+    records = [tx_record(i, amount=5.0 * (i + 1)) for i in range(20)]
+    result = processor.process([event(TX.encode(r), b"card_a", i) for i, r in enumerate(records)], DictState())
+    assert len(result.decisions) == 20
+    assert not result.dead_letters
+    engine = FeatureEngine()
+    for record, message in zip(records, result.decisions, strict=True):
+        decision = DEC.decode(message.value)
+        expected = engine.process_transaction(TransactionView.from_record(record))
+        assert message.key == b"card_a"
+        assert decision["transaction_id"] == record["transaction_id"]
+        assert [decision["features"][n] for n in FEATURE_NAMES] == expected
+        assert decision["score"] == pytest.approx(float(tiny_model.predict(np.array([expected]))[0]))
+        assert decision["model_version"] == "tiny-1"
+
+
+def test_flagged_decisions_carry_up_to_three_positive_reasons(processor) -> None:
+    result = processor.process(
+        [event(TX.encode(tx_record(i, amount=990.0)), b"card_a", i) for i in range(5)], DictState()
+    )
+    flagged = [DEC.decode(m.value) for m in result.decisions]
+    assert all(d["decision"] in ("REVIEW", "DECLINE") for d in flagged)
+    for d in flagged:
+        assert 1 <= len(d["reasons"]) <= 3
+        assert all(r["contribution"] > 0 for r in d["reasons"])
+        assert d["reasons"][0]["feature"] in FEATURE_NAMES
+        contributions = [r["contribution"] for r in d["reasons"]]
+        assert contributions == sorted(contributions, reverse=True)
+
+
+def test_one_batch_equals_many_single_event_batches(processor) -> None:
+    records = [tx_record(i, card=f"card_{i % 3}", terminal=f"term_{i % 2}", amount=3.0 + i) for i in range(30)]
+    label = {"transaction_id": "t4", "card_id": "card_1", "terminal_id": "term_0", "event_time": records[4]["event_time"],
+             "reported_at": records[4]["event_time"] + 60_000, "is_fraud": True, "fraud_scenario": None}  # fmt: skip
+    events = [event(TX.encode(r), r["card_id"].encode(), i, partition=i % 3) for i, r in enumerate(records)]
+    events.insert(10, event(LB.encode(label), b"card_1", 0, topic="lb", partition=1))
+    whole = processor.process(events, DictState())
+    state = DictState()
+    singles = []
+    for e in events:
+        result = processor.process([e], state)
+        state.write(result)
+        singles += result.decisions
+    assert [DEC.decode(m.value) for m in whole.decisions] == [DEC.decode(m.value) for m in singles]
+    assert whole.labels == 1
+
+
+def test_state_writes_are_one_per_key_per_batch_in_the_owning_partition(processor) -> None:
+    events = [event(TX.encode(tx_record(i)), b"card_a", i, partition=2) for i in range(10)]
+    result = processor.process(events, DictState())
+    keys = [(table, key) for table, key, _, _ in result.state_writes]
+    assert len(keys) == len(set(keys)) == 2  # the card and the (terminal, partition 2) partial
+    assert {partition for *_, partition in result.state_writes} == {2}
+    assert (CARD_TABLE, b"card_a") in keys
+
+
+def test_replayed_events_after_a_crash_give_identical_decisions(processor) -> None:
+    events = [event(TX.encode(tx_record(i, amount=7.0 * i + 1)), b"card_a", i) for i in range(12)]
+    state = DictState()
+    first = processor.process(events, state)
+    state.write(first)  # state reached the changelog, offsets were not committed: all 12 come again
+    again = processor.process(events, state)
+    assert [DEC.decode(m.value) for m in first.decisions] == [DEC.decode(m.value) for m in again.decisions]
+
+
+BAD = {
+    "garbage": (b"\x00not avro at all", "bad_marker"),
+    "empty": (b"", "empty"),
+    "truncated": (None, "malformed_body"),
+    "unknown_fingerprint": (b"\xc3\x01" + b"\x01" * 8 + b"\x02a", "unknown_schema"),
+    "negative": (tx_record(1, amount=-5.0), "invalid"),
+    "nan": (tx_record(1, amount=math.nan), "invalid"),
+    "inf": (tx_record(1, amount=math.inf), "invalid"),
+    "missing_id": (tx_record(1, transaction_id=""), "invalid"),
+    "long_string": (tx_record(1, terminal="x" * 10_000), "invalid"),
+    "far_future": (tx_record(1, minutes=60 * 24 * 400), "future_event_time"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_input_goes_to_the_dead_letter_topic_with_the_reason(processor, case: str) -> None:
+    payload, reason = BAD[case]
+    if isinstance(payload, dict):
+        payload = TX.encode(payload)
+    elif payload is None:
+        payload = TX.encode(tx_record(1))[:-4]
+    good = [event(TX.encode(tx_record(i)), b"card_a", i) for i in (0, 2)]
+    bad = event(payload, b"card_a", 1)
+    result = processor.process([good[0], bad, good[1]], DictState())
+    assert len(result.decisions) == 2  # the valid events around it are scored
+    assert result.dead_letter_reasons == [reason]
+    (letter,) = result.dead_letters
+    headers = dict(letter.headers)
+    assert letter.value == payload
+    assert letter.key == b"card_a"
+    assert headers["error_type"] == reason.encode()
+    assert headers["source_topic"] == b"tx"
+    assert headers["source_offset"] == b"1"
+    assert headers["error_message"]
+
+
+def test_a_key_that_is_not_the_card_id_is_dead_lettered(processor) -> None:
+    result = processor.process([event(TX.encode(tx_record(1)), b"someone_else", 0)], DictState())
+    assert result.dead_letter_reasons == ["key_mismatch"]
