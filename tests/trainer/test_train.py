@@ -83,7 +83,7 @@ def test_thresholds_come_from_out_of_fold_training_scores_not_the_test_period(tr
     train_mask = in_period(times, periods.train_start, periods.train_end).to_numpy()
     known = known_fraud_before(dataset.transactions, dataset.labels, periods.test_start)[train_mask]
     xgb = result.card["parameters"]["xgboost"]
-    params = {k: v for k, v in xgb["params"].items()}
+    params = dict(xgb["params"])
     days = times[train_mask].dt.floor("D").to_numpy()
     oof = out_of_fold_scores(
         features.loc[train_mask, model.feature_names].to_numpy(), known, days, model.feature_names, params,
