@@ -70,8 +70,9 @@ def test_flagged_decisions_carry_up_to_three_positive_reasons(processor) -> None
 
 def test_one_batch_equals_many_single_event_batches(processor) -> None:
     records = [tx_record(i, card=f"card_{i % 3}", terminal=f"term_{i % 2}", amount=3.0 + i) for i in range(30)]
-    label = {"transaction_id": "t4", "card_id": "card_1", "terminal_id": "term_0", "event_time": records[4]["event_time"],
-             "reported_at": records[4]["event_time"] + 60_000, "is_fraud": True, "fraud_scenario": None}  # fmt: skip
+    fourth = records[4]["event_time"]
+    label = {"transaction_id": "t4", "card_id": "card_1", "terminal_id": "term_0", "event_time": fourth,
+             "reported_at": fourth + 60_000, "is_fraud": True, "fraud_scenario": None}  # fmt: skip
     events = [event(TX.encode(r), r["card_id"].encode(), i, partition=i % 3) for i, r in enumerate(records)]
     events.insert(10, event(LB.encode(label), b"card_1", 0, topic="lb", partition=1))
     whole = processor.process(events, DictState())
