@@ -45,6 +45,8 @@ class WorkerConfig:
     batch_wait: float = 0.05
     reload_interval: float = 2.0
     commit_interval: float = 1.0
+    #: A crashed worker's partitions move after this long (Faust's default of 60 s is slow to fail over).
+    session_timeout: float = 10.0
     shadow: str | None = None
     data_dir: str = ".fraudstream/worker"
 
@@ -80,6 +82,8 @@ def build_app(config: WorkerConfig) -> faust.App:
         topic_replication_factor=1,
         consumer_auto_offset_reset="earliest",
         broker_commit_interval=config.commit_interval,
+        broker_session_timeout=config.session_timeout,
+        broker_heartbeat_interval=min(3.0, config.session_timeout / 3),
         web_enabled=False,
         producer_linger_ms=5,
         stream_buffer_maxsize=max(4096, config.batch_size * 4),

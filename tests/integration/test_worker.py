@@ -1,0 +1,270 @@
+"""The scoring worker on the real broker: parity, completeness, crash safety, bad input, hot reload."""
+
+from __future__ import annotations
+
+import json
+import math
+import signal
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import pytest
+from confluent_kafka import TopicPartition
+from confluent_kafka.admin import AdminClient
+
+from features.batch import compute_features
+from features.definitions import FEATURE_NAMES
+from fraudstream.settings import TopicNames
+from producers.adapters import load_dataset
+from producers.generator import GeneratorConfig, generate_to
+from producers.replay import ReplayEvent, encoded_events, transaction_records
+from schemas.codec import AvroCodec
+from tests.integration.worker_harness import WorkerProcess, decisions, produce, topic_size, wait_for
+from trainer.registry import ModelRegistry
+from trainer.train import Gates, TrainConfig, train
+
+
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory):
+    """A dataset of > 20,000 transactions with labels, and a production model trained on it."""
+    root = tmp_path_factory.mktemp("worker")
+    data = root / "data"
+    generate_to(GeneratorConfig(n_customers=500, n_terminals=1_000, n_days=28, seed=31), data, progress=lambda m: None)
+    store = f"file://{root / 'models'}"
+    result = train(TrainConfig(data=data, store_uri=store, report_dir=root / "report", gates=Gates(0, 0, 0, 0)),
+                   progress=lambda m: None)  # fmt: skip
+    ModelRegistry(store).promote(result.version)
+    dataset = load_dataset(data)
+    features = compute_features(dataset.transactions, dataset.labels)
+    assert len(dataset.transactions) >= 20_000
+    assert len(dataset.labels) > 100
+    return {"root": root, "data": data, "store": store, "dataset": dataset, "features": features,
+            "version": result.version}  # fmt: skip
+
+
+def _topics(topic_factory, partitions: int = 3) -> TopicNames:
+    return TopicNames(
+        transactions=topic_factory("tx", partitions), labels=topic_factory("labels", partitions),
+        decisions=topic_factory("decisions", partitions), dlq=topic_factory("dlq", partitions),
+    )  # fmt: skip
+
+
+# Exactness tests use one partition. With several, the recent terminal windows (up to yesterday) see
+# other partitions' transactions only once those partitions have progressed past midnight in event
+# time: exact in real time, not in a replay that runs days of event time a second (see the README).
+EXACT = 1
+
+
+def _labels_first(dataset, topics: TopicNames) -> list[ReplayEvent]:
+    """Labels, then transactions: a label's reported_at, not its arrival, decides when it counts."""
+    events = list(encoded_events(dataset, topics))
+    return [e for e in events if e.topic == topics.labels] + [e for e in events if e.topic == topics.transactions]
+
+
+def _check_against_batch(scenario, got: list[dict], model_version: str | None = None) -> dict[str, int]:
+    """Every transaction has a decision whose features equal the batch features; returns duplicate count."""
+    dataset, features = scenario["dataset"], scenario["features"]
+    by_tx: dict[str, list[dict]] = defaultdict(list)
+    for d in got:
+        by_tx[d["transaction_id"]].append(d)
+    ids = dataset.transactions["transaction_id"].tolist()
+    missing = [tx for tx in ids if tx not in by_tx]
+    assert not missing, f"{len(missing)} transactions have no decision, e.g. {missing[:3]}"
+    assert set(by_tx) == set(ids)
+    model = ModelRegistry(scenario["store"]).load(model_version or scenario["version"])
+    matrix = features[list(FEATURE_NAMES)].to_numpy()
+    offline = model.predict(matrix)
+    worst = 0.0
+    mismatches: dict[str, int] = defaultdict(int)
+    example: dict[str, tuple] = {}
+    for row, tx in enumerate(ids):
+        streamed = np.array([by_tx[tx][0]["features"][name] for name in FEATURE_NAMES])
+        for i in np.flatnonzero(~np.isclose(streamed, matrix[row], rtol=1e-9, atol=1e-9)):
+            mismatches[FEATURE_NAMES[i]] += 1
+            example.setdefault(FEATURE_NAMES[i], (tx, streamed[i], matrix[row, i]))
+    assert not mismatches, f"features differing from batch: {dict(mismatches)}; e.g. {example}"
+    for row, tx in enumerate(ids):
+        first = by_tx[tx][0]
+        streamed = np.array([first["features"][name] for name in FEATURE_NAMES])
+        worst = max(worst, float(np.max(np.abs(streamed - matrix[row]) / np.maximum(1.0, np.abs(matrix[row])))))
+        assert math.isclose(first["score"], offline[row], rel_tol=1e-6, abs_tol=1e-6), tx
+        for duplicate in by_tx[tx][1:]:  # identical but for when it was decided
+            assert {**duplicate, "decision_time": None} == {**first, "decision_time": None}
+    assert worst <= 1e-9, f"largest feature difference {worst}"
+    return {"decisions": len(got), "duplicates": len(got) - len(ids)}
+
+
+def test_clean_run_gives_exactly_one_decision_per_transaction_matching_batch_features(
+    scenario, bootstrap_servers, topic_factory
+) -> None:
+    topics = _topics(topic_factory, EXACT)
+    produce(bootstrap_servers, _labels_first(scenario["dataset"], topics))
+    n = len(scenario["dataset"].transactions)
+    worker = WorkerProcess(bootstrap_servers, topics, scenario["store"], f"clean-{topics.decisions[-8:]}",
+                           scenario["root"], partitions=EXACT).start()  # fmt: skip
+    try:
+        wait_for(lambda: topic_size(bootstrap_servers, topics.decisions) >= n, 180, "all decisions", worker)
+        got = decisions(bootstrap_servers, topics.decisions)
+        stats = _check_against_batch(scenario, got)
+        assert stats["duplicates"] == 0
+        assert {d["model_version"] for d in got} == {scenario["version"]}
+        flagged = [d for d in got if d["decision"] != "APPROVE"]
+        assert flagged
+        assert all(d["reasons"] for d in flagged)
+        text = worker.metrics()
+        assert f'fraudstream_worker_decisions_total{{decision="APPROVE"}}' in text
+        # SIGTERM: a clean stop commits what it processed
+        worker.signal(signal.SIGTERM)
+        assert worker.wait(60) == 0, worker.log_tail()
+        admin = AdminClient({"bootstrap.servers": bootstrap_servers})
+        from confluent_kafka import ConsumerGroupTopicPartitions
+
+        future = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(worker.app_id)])[worker.app_id]
+        committed = {(tp.topic, tp.partition): tp.offset for tp in future.result().topic_partitions}
+        for topic in (topics.transactions, topics.labels):
+            from consumers.topic_audit import end_offsets
+
+            for partition, end in end_offsets(bootstrap_servers, topic).items():
+                assert committed.get((topic, partition)) == end, (topic, partition, committed)
+    finally:
+        worker.stop()
+
+
+def test_kill_minus_nine_during_replay_loses_nothing_and_duplicates_are_identical(
+    scenario, bootstrap_servers, topic_factory, record_property
+) -> None:
+    topics = _topics(topic_factory, EXACT)
+    produce(bootstrap_servers, _labels_first(scenario["dataset"], topics))
+    n = len(scenario["dataset"].transactions)
+    worker = WorkerProcess(bootstrap_servers, topics, scenario["store"], f"crash-{topics.decisions[-8:]}",
+                           scenario["root"], "--batch-size", "200", partitions=EXACT)  # fmt: skip
+    try:
+        for fraction in (0.2, 0.45, 0.7):
+            worker.start()
+            wait_for(lambda f=fraction: topic_size(bootstrap_servers, topics.decisions) >= f * n, 180,
+                     f"{fraction:.0%} of decisions", worker)  # fmt: skip
+            worker.kill()
+        worker.start()
+
+        def complete() -> bool:
+            if topic_size(bootstrap_servers, topics.decisions) < n:
+                return False
+            return len({d["transaction_id"] for d in decisions(bootstrap_servers, topics.decisions)}) == n
+
+        wait_for(complete, 300, "a decision for every transaction after three kill -9", worker)
+        stats = _check_against_batch(scenario, decisions(bootstrap_servers, topics.decisions))
+        record_property("duplicates_after_3_kills", stats["duplicates"])
+        print(f"crash test: {json.dumps(stats)} after {worker.starts} starts")
+        (Path(scenario["root"]) / "crash_stats.json").write_text(json.dumps(stats))
+    finally:
+        worker.stop()
+
+
+def test_bad_input_lands_in_the_dead_letter_topic_and_valid_events_around_it_are_scored(
+    scenario, bootstrap_servers, topic_factory
+) -> None:
+    topics = _topics(topic_factory)
+    codec = AvroCodec.for_record("Transaction")
+    good = transaction_records(scenario["dataset"].transactions.head(300))
+    valid = [ReplayEvent(topics.transactions, r["card_id"].encode(), r["event_time"], codec.encode(r)) for r in good]
+    base = good[0]
+
+    def bad(record: dict | None, raw: bytes | None = None) -> ReplayEvent:
+        value = raw if raw is not None else codec.encode(record)  # type: ignore[arg-type]
+        return ReplayEvent(topics.transactions, base["card_id"].encode(), base["event_time"], value)
+
+    bad_events = {
+        "bad_marker": bad(None, b"garbage \x00\x01 bytes"),
+        "malformed_body": bad(None, codec.encode(base)[:-5]),
+        "unknown_schema": bad(None, b"\xc3\x01" + b"\x07" * 8 + b"\x02a"),
+        "invalid": [
+            bad({**base, "transaction_id": "neg", "amount": -1.0}),
+            bad({**base, "transaction_id": "nan", "amount": float("nan")}),
+            bad({**base, "transaction_id": "inf", "amount": float("inf")}),
+            bad({**base, "transaction_id": ""}),
+            bad({**base, "transaction_id": "long", "terminal_id": "t" * 5000}),
+        ],
+        "future_event_time": bad({**base, "transaction_id": "future", "event_time": 4_000_000_000_000}),
+    }
+    mixed: list[ReplayEvent] = []
+    flat = [(reason, e) for reason, es in bad_events.items() for e in (es if isinstance(es, list) else [es])]
+    for i, event in enumerate(valid):
+        mixed.append(event)
+        if i % 30 == 5 and flat:
+            mixed.append(flat.pop()[1])
+    mixed += [e for _, e in flat]
+    produce(bootstrap_servers, mixed)
+    worker = WorkerProcess(bootstrap_servers, topics, scenario["store"], f"bad-{topics.dlq[-8:]}",
+                           scenario["root"]).start()  # fmt: skip
+    try:
+        wait_for(lambda: topic_size(bootstrap_servers, topics.decisions) >= len(valid)
+                 and topic_size(bootstrap_servers, topics.dlq) >= 9, 180, "decisions and dead letters", worker)  # fmt: skip
+        got = decisions(bootstrap_servers, topics.decisions)
+        assert sorted(d["transaction_id"] for d in got) == sorted(r["transaction_id"] for r in good)
+        from confluent_kafka import Consumer
+
+        consumer = Consumer({"bootstrap.servers": bootstrap_servers, "group.id": "dlq-check", "auto.offset.reset": "earliest"})
+        consumer.assign([TopicPartition(topics.dlq, p, 0) for p in range(3)])  # the default 3 partitions
+        letters = []
+        while len(letters) < 9:
+            for message in consumer.consume(100, timeout=2):
+                if message.error() is None:
+                    letters.append(message)
+        consumer.close()
+        reasons: dict[str, int] = defaultdict(int)
+        for message in letters:
+            headers = dict(message.headers())
+            reasons[headers["error_type"].decode()] += 1
+            assert headers["source_topic"].decode() == topics.transactions
+            assert int(headers["source_offset"]) >= 0
+            assert headers["error_message"]
+        expected = {reason: (len(es) if isinstance(es, list) else 1) for reason, es in bad_events.items()}
+        assert dict(reasons) == expected
+        text = worker.metrics()
+        for reason, count in expected.items():
+            assert f'fraudstream_worker_dead_letters_total{{reason="{reason}"}} {float(count)}' in text
+    finally:
+        worker.stop()
+
+
+def test_promoting_a_model_mid_stream_switches_later_decisions_without_gap_or_duplicate(
+    scenario, bootstrap_servers, topic_factory
+) -> None:
+    topics = _topics(topic_factory)
+    registry = ModelRegistry(scenario["store"])
+    old = registry.resolve("production")
+    new = f"{old}-hot"
+    if new not in registry.versions():
+        artifacts = {name: registry.artifact(old, name) for name in ("model.json", "baseline.json", "drift_reference.json")}
+        card = {**registry.card(old), "model_id": new}
+        registry.save_version(new, {**artifacts, "model_card.json": json.dumps(card).encode()})
+    events = _labels_first(scenario["dataset"], topics)
+    split = len(events) // 2
+    produce(bootstrap_servers, events[:split])
+    first_half = sum(1 for e in events[:split] if e.topic == topics.transactions)
+    worker = WorkerProcess(bootstrap_servers, topics, scenario["store"], f"hot-{topics.decisions[-8:]}",
+                           scenario["root"]).start()  # fmt: skip
+    try:
+        wait_for(lambda: topic_size(bootstrap_servers, topics.decisions) >= first_half, 180, "first half", worker)
+        registry.set_alias("production", new)
+        wait_for(lambda: f'fraudstream_worker_model_info{{version="{new}"}} 1.0' in worker.metrics(), 30,
+                 "the worker to load the promoted model", worker)  # fmt: skip
+        produce(bootstrap_servers, events[split:])
+        n = len(scenario["dataset"].transactions)
+        wait_for(lambda: topic_size(bootstrap_servers, topics.decisions) >= n, 180, "second half", worker)
+        got = decisions(bootstrap_servers, topics.decisions)
+        assert len(got) == n
+        assert len({d["transaction_id"] for d in got}) == n
+        versions = [d["model_version"] for d in got[:0]]  # order per partition, below
+        first_ids = {e.key for e in events[:split]}
+        assert first_ids
+        by_version = defaultdict(int)
+        for d in got:
+            by_version[d["model_version"]] += 1
+        assert by_version[old] == first_half
+        assert by_version[new] == n - first_half
+        assert not versions
+    finally:
+        registry.set_alias("production", old)
+        worker.stop()

@@ -1,0 +1,124 @@
+"""Run the real scoring worker as a subprocess against the test broker, and read what it wrote."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from confluent_kafka import Producer
+
+from consumers.topic_audit import end_offsets, read_topic
+from fraudstream.settings import PROJECT_ROOT, TopicNames
+from fraudstream.topics import PRODUCER_DEFAULTS
+from producers.replay import ReplayEvent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class WorkerProcess:
+    def __init__(
+        self, bootstrap: str, topics: TopicNames, store_uri: str, app_id: str, home: Path, *extra: str, partitions: int = 3
+    ):
+        self.partitions = partitions
+        self.bootstrap, self.topics, self.store_uri, self.app_id, self.home = bootstrap, topics, store_uri, app_id, home
+        self.extra = extra
+        self.metrics_port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    @property
+    def log_path(self) -> Path:
+        return self.home / f"worker-{self.app_id}.log"
+
+    def start(self) -> WorkerProcess:
+        env = {
+            **os.environ,
+            "FRAUDSTREAM_BOOTSTRAP_SERVERS": self.bootstrap,
+            "FRAUDSTREAM_HOME": str(self.home),
+            "FRAUDSTREAM_PARTITIONS": str(self.partitions),
+            "FRAUDSTREAM_TOPICS__TRANSACTIONS": self.topics.transactions,
+            "FRAUDSTREAM_TOPICS__LABELS": self.topics.labels,
+            "FRAUDSTREAM_TOPICS__DECISIONS": self.topics.decisions,
+            "FRAUDSTREAM_TOPICS__DLQ": self.topics.dlq,
+        }
+        command = [sys.executable, "-m", "fraudstream.cli", "worker", "--store", self.store_uri, "--app-id",
+                   self.app_id, "--batch-wait", "0.02", "--reload-interval", "0.5", "--metrics-port",
+                   str(self.metrics_port), "--log-level", "info", *self.extra]  # fmt: skip
+        log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child process
+        self.process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        self.starts += 1
+        return self
+
+    def signal(self, sig: int) -> None:
+        assert self.process is not None
+        self.process.send_signal(sig)
+
+    def kill(self) -> None:
+        self.signal(signal.SIGKILL)
+        self.wait(10)
+
+    def wait(self, timeout: float) -> int:
+        assert self.process is not None
+        return self.process.wait(timeout)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.signal(signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def metrics(self) -> str:
+        import urllib.request
+
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as response:
+            return str(response.read().decode())
+
+    def log_tail(self, chars: int = 4000) -> str:
+        return self.log_path.read_text(errors="replace")[-chars:] if self.log_path.exists() else ""
+
+
+def produce(bootstrap: str, events: list[ReplayEvent], headers: dict[int, list] | None = None) -> None:
+    producer = Producer({"bootstrap.servers": bootstrap, **PRODUCER_DEFAULTS})
+    failures: list[str] = []
+    for event in events:
+        producer.produce(
+            event.topic, event.value, event.key, timestamp=event.timestamp_ms,
+            on_delivery=lambda err, msg: failures.append(str(err)) if err else None,
+        )  # fmt: skip
+        producer.poll(0)
+    assert producer.flush(60) == 0
+    assert not failures, failures[:3]
+
+
+def topic_size(bootstrap: str, topic: str) -> int:
+    return sum(end_offsets(bootstrap, topic).values())
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float, what: str, worker: WorkerProcess | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        if worker is not None and worker.process is not None and worker.process.poll() is not None:
+            raise AssertionError(f"worker exited ({worker.process.returncode}) waiting for {what}:\n{worker.log_tail()}")
+        time.sleep(0.25)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}" + (f":\n{worker.log_tail()}" if worker else ""))
+
+
+def decisions(bootstrap: str, topic: str) -> list[dict]:
+    audit, records = read_topic(bootstrap, topic, "Decision", keep_records=True)
+    assert not audit.decode_errors
+    return [r.record for r in records if r.record is not None]
