@@ -24,17 +24,23 @@ PRODUCER_DEFAULTS: dict[str, object] = {
 }
 
 
+#: Record timestamps are event times. Time-based retention would delete a replay of historical data
+#: (older than the retention period) as soon as it is written, and with it offsets a consumer has
+#: committed; so the project's topics are retained by size instead.
+TOPIC_CONFIG = {"retention.ms": "-1", "retention.bytes": str(1 << 30)}
+
+
 def ensure_topics(
     bootstrap_servers: str, names: Iterable[str], partitions: int = 3, timeout: float = 30.0
 ) -> list[str]:
-    """Create the topics that do not exist yet; returns the names created."""
+    """Create the topics that do not exist yet (size-based retention); returns the names created."""
     admin = AdminClient({"bootstrap.servers": bootstrap_servers})
     existing = set(admin.list_topics(timeout=timeout).topics)
     wanted = [name for name in dict.fromkeys(names) if name not in existing]
     if not wanted:
         return []
     futures = admin.create_topics(
-        [NewTopic(name, num_partitions=partitions, replication_factor=1) for name in wanted],
+        [NewTopic(name, num_partitions=partitions, replication_factor=1, config=TOPIC_CONFIG) for name in wanted],
         operation_timeout=timeout,
     )
     for future in futures.values():

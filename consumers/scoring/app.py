@@ -120,6 +120,9 @@ def build_app(config: WorkerConfig) -> faust.App:
         table_state: StateAccess = TableState(cards, terminals)
         async for events in stream.take_events(config.batch_size, within=config.batch_wait):
             started = time.perf_counter()
+            # before the batch: a promotion applies to every batch that starts after it is seen
+            if processor.models.maybe_reload():
+                metrics.MODEL_RELOADS.inc()
             inputs = [
                 InputEvent(
                     e.message.topic,
@@ -149,9 +152,14 @@ def build_app(config: WorkerConfig) -> faust.App:
             metrics.EVENTS.labels("label").inc(result.labels)
             metrics.BATCH_SIZE.observe(len(events))
             metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
-            if processor.models.maybe_reload():
-                metrics.MODEL_RELOADS.inc()
             if shadow is not None:
                 shadow.export_metrics()
+
+    @app.timer(config.reload_interval)  # type: ignore[untyped-decorator]
+    async def follow_production_alias() -> None:
+        """Also while idle, so the model metric and the next batch are current."""
+        processor = state.get("processor")
+        if processor is not None and processor.models.maybe_reload():
+            metrics.MODEL_RELOADS.inc()
 
     return app

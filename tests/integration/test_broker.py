@@ -26,3 +26,15 @@ def test_status_of_a_stopped_broker_says_not_ready(tmp_path) -> None:
     assert broker.pid() is None
     assert not broker.is_ready(timeout=0.5)
     assert broker.stop() is False
+
+
+def test_project_topics_keep_old_event_time_records(bootstrap_servers: str, topic_factory) -> None:
+    """Records stamped with last year's event time must not be deleted by time-based retention."""
+    from confluent_kafka.admin import AdminClient, ConfigResource
+
+    topic = topic_factory("retention")
+    admin = AdminClient({"bootstrap.servers": bootstrap_servers})
+    resource = ConfigResource(ConfigResource.Type.TOPIC, topic)
+    config = admin.describe_configs([resource])[resource].result()
+    assert config["retention.ms"].value == "-1"
+    assert int(config["retention.bytes"].value) > 0

@@ -27,7 +27,14 @@ def free_port() -> int:
 
 class WorkerProcess:
     def __init__(
-        self, bootstrap: str, topics: TopicNames, store_uri: str, app_id: str, home: Path, *extra: str, partitions: int = 3
+        self,
+        bootstrap: str,
+        topics: TopicNames,
+        store_uri: str,
+        app_id: str,
+        home: Path,
+        *extra: str,
+        partitions: int = 3,
     ):
         self.partitions = partitions
         self.bootstrap, self.topics, self.store_uri, self.app_id, self.home = bootstrap, topics, store_uri, app_id, home
@@ -113,9 +120,13 @@ def wait_for(predicate: Callable[[], bool], timeout: float, what: str, worker: W
         if predicate():
             return
         if worker is not None and worker.process is not None and worker.process.poll() is not None:
-            raise AssertionError(f"worker exited ({worker.process.returncode}) waiting for {what}:\n{worker.log_tail()}")
+            raise AssertionError(
+                f"worker exited ({worker.process.returncode}) waiting for {what}:\n{worker.log_tail()}"
+            )
         time.sleep(0.25)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}" + (f":\n{worker.log_tail()}" if worker else ""))
+    raise AssertionError(
+        f"timed out after {timeout:.0f} s waiting for {what}" + (f":\n{worker.log_tail()}" if worker else "")
+    )
 
 
 def decisions(bootstrap: str, topic: str) -> list[dict]:

@@ -1,0 +1,310 @@
+"""Scoring-worker benchmarks on the local broker, with two baselines run the same way.
+
+    uv run python bench/worker.py [--events 100000]
+
+1. Throughput: N transactions (plus their labels) are produced first; then the consumer starts and
+   the rate is decisions / (last decision time - first decision time), so start-up and recovery
+   are excluded. Run for: the Faust worker (shadow off, then ``--shadow river``); a passthrough
+   confluent-kafka consume+produce loop that does no work (the ceiling of Kafka in one Python
+   process here); and a naive scorer that, per event, decodes, computes the features, builds a
+   one-row DataFrame and calls ``predict`` (the way the project's reference designs score).
+2. Latency: with the worker caught up, transactions are sent at a fixed rate (1,000 and 5,000/s)
+   with the record timestamp set to the send time; a consumer of the decisions topic records
+   receive time - send time per transaction (end to end: Kafka in, worker, Kafka out).
+
+Uses its own broker (port 29092, home .fraudstream/bench-kafka). Writes bench/results/worker.json
+and prints a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np
+import pandas as pd
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+from consumers.topic_audit import end_offsets
+from features.engine import FeatureEngine, TransactionView
+from fraudstream.broker import LocalBroker
+from fraudstream.settings import PROJECT_ROOT, TopicNames
+from fraudstream.topics import PRODUCER_DEFAULTS, ensure_topics
+from producers.adapters import load_dataset
+from producers.generator import GeneratorConfig, generate_to
+from producers.replay import encoded_events
+from schemas.codec import AvroCodec
+from trainer.registry import ModelRegistry
+from trainer.train import Gates, TrainConfig, train
+
+BROKER = LocalBroker(PROJECT_ROOT / ".fraudstream" / "bench-kafka", port=29092, controller_port=29093)
+BOOTSTRAP = BROKER.bootstrap_servers
+
+
+def topics(tag: str) -> TopicNames:
+    run = f"{tag}-{uuid.uuid4().hex[:6]}"
+    names = TopicNames(transactions=f"{run}.tx", labels=f"{run}.labels", decisions=f"{run}.dec", dlq=f"{run}.dlq")
+    ensure_topics(BOOTSTRAP, names.model_dump().values(), 3)
+    return names
+
+
+def produce_all(events: list) -> None:
+    producer = Producer({"bootstrap.servers": BOOTSTRAP, **PRODUCER_DEFAULTS})
+    for e in events:
+        while True:
+            try:
+                producer.produce(e.topic, e.value, e.key, timestamp=e.timestamp_ms)
+                break
+            except BufferError:
+                producer.poll(0.05)
+        producer.poll(0)
+    assert producer.flush(120) == 0
+
+
+def size(topic: str) -> int:
+    return sum(end_offsets(BOOTSTRAP, topic).values())
+
+
+def wait_size(topic: str, n: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while size(topic) < n:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{topic}: {size(topic)} of {n} after {timeout} s")
+        time.sleep(0.5)
+
+
+def decision_times(topic: str) -> np.ndarray:
+    codec = AvroCodec.for_record("Decision")
+    consumer = Consumer(
+        {"bootstrap.servers": BOOTSTRAP, "group.id": f"b-{uuid.uuid4()}", "auto.offset.reset": "earliest"}
+    )
+    ends = end_offsets(BOOTSTRAP, topic)
+    consumer.assign([TopicPartition(topic, p, 0) for p in ends])
+    times, done = [], {p for p, e in ends.items() if e == 0}
+    while len(done) < len(ends):
+        for m in consumer.consume(5000, timeout=1):
+            if m.error():
+                continue
+            times.append(codec.decode(m.value())["decision_time"].timestamp())
+            if m.offset() + 1 >= ends[m.partition()]:
+                done.add(m.partition())
+    consumer.close()
+    return np.array(times)
+
+
+def start_worker(names: TopicNames, store: str, home: Path, *extra: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "FRAUDSTREAM_BOOTSTRAP_SERVERS": BOOTSTRAP, "FRAUDSTREAM_HOME": str(home),
+           "FRAUDSTREAM_TOPICS__TRANSACTIONS": names.transactions, "FRAUDSTREAM_TOPICS__LABELS": names.labels,
+           "FRAUDSTREAM_TOPICS__DECISIONS": names.decisions, "FRAUDSTREAM_TOPICS__DLQ": names.dlq}  # fmt: skip
+    log = open(home / f"{names.decisions}.log", "wb")  # noqa: SIM115
+    return subprocess.Popen(
+        [sys.executable, "-m", "fraudstream.cli", "worker", "--store", store, "--app-id", names.decisions, *extra],
+        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=PROJECT_ROOT,
+    )  # fmt: skip
+
+
+def worker_throughput(events: list, n_tx: int, store: str, home: Path, *extra: str) -> dict[str, float]:
+    names = topics("worker")
+    produce_all([e.__class__(names.transactions if e.topic.endswith("transactions") else names.labels, e.key,
+                             e.timestamp_ms, e.value) for e in events])  # fmt: skip
+    process = start_worker(names, store, home, *extra)
+    try:
+        wait_size(names.decisions, n_tx, 900)
+    finally:
+        process.terminate()
+        process.wait(60)
+    times = decision_times(names.decisions)
+    span = times.max() - times.min()
+    return {"decisions": len(times), "seconds": round(span, 2), "events_per_second": round(len(times) / span)}
+
+
+def passthrough(events: list, n_tx: int) -> dict[str, float]:
+    """confluent-kafka consume + produce with no work at all."""
+    names = topics("passthrough")
+    produce_all(
+        [e.__class__(names.transactions, e.key, e.timestamp_ms, e.value) for e in events if "transactions" in e.topic]
+    )
+    consumer = Consumer({"bootstrap.servers": BOOTSTRAP, "group.id": names.decisions, "auto.offset.reset": "earliest"})
+    consumer.subscribe([names.transactions])
+    producer = Producer({"bootstrap.servers": BOOTSTRAP, **PRODUCER_DEFAULTS})
+    seen, started = 0, None
+    while seen < n_tx:
+        for m in consumer.consume(1000, timeout=1):
+            if m.error():
+                continue
+            started = started or time.perf_counter()
+            producer.produce(names.decisions, m.value(), m.key())
+            seen += 1
+        producer.poll(0)
+    producer.flush(60)
+    elapsed = time.perf_counter() - (started or time.perf_counter())
+    consumer.close()
+    return {"decisions": seen, "seconds": round(elapsed, 2), "events_per_second": round(seen / elapsed)}
+
+
+def naive(events: list, n_tx: int, store: str) -> dict[str, float]:
+    """Per event: decode, features, a one-row DataFrame, model.predict, encode, produce."""
+    names = topics("naive")
+    produce_all(
+        [e.__class__(names.transactions, e.key, e.timestamp_ms, e.value) for e in events if "transactions" in e.topic]
+    )
+    model = ModelRegistry(store).load("production")
+    codec, out_codec = AvroCodec.for_record("Transaction"), AvroCodec.for_record("Decision")
+    engine = FeatureEngine()
+    consumer = Consumer({"bootstrap.servers": BOOTSTRAP, "group.id": names.decisions, "auto.offset.reset": "earliest"})
+    consumer.subscribe([names.transactions])
+    producer = Producer({"bootstrap.servers": BOOTSTRAP, **PRODUCER_DEFAULTS})
+    seen, started = 0, None
+    limit = min(n_tx, 20_000)  # it is slow: a sample is enough for a rate
+    while seen < limit:
+        for m in consumer.consume(100, timeout=1):
+            if m.error():
+                continue
+            started = started or time.perf_counter()
+            record = codec.decode(m.value())
+            vector = engine.process_transaction(TransactionView.from_record(record))
+            frame = pd.DataFrame([vector], columns=model.feature_names)
+            score = float(model.booster.inplace_predict(frame)[0])
+            decision = model.decide(np.array([score]))[0]
+            out = {"transaction_id": record["transaction_id"], "card_id": record["card_id"],
+                   "terminal_id": record["terminal_id"], "event_time": record["event_time"], "decision_time": int(time.time() * 1000), "score": score,
+                   "decision": decision, "review_threshold": model.review_threshold,
+                   "decline_threshold": model.decline_threshold, "model_version": model.version, "reasons": [],
+                   "features": dict(zip(model.feature_names, vector, strict=True)), "shadow": None}  # fmt: skip
+            producer.produce(names.decisions, out_codec.encode(out), m.key())
+            producer.poll(0)
+            seen += 1
+            if seen >= limit:
+                break
+    producer.flush(60)
+    elapsed = time.perf_counter() - (started or time.perf_counter())
+    consumer.close()
+    return {"decisions": seen, "seconds": round(elapsed, 2), "events_per_second": round(seen / elapsed)}
+
+
+def latency(events: list, store: str, home: Path, rate: float, seconds: float) -> dict[str, float]:
+    names = topics(f"latency{int(rate)}")
+    tx_events = [e for e in events if "transactions" in e.topic]
+    codec = AvroCodec.for_record("Decision")
+    process = start_worker(names, store, home)
+    sent: dict[str, float] = {}
+    received: dict[str, float] = {}
+    stop = threading.Event()
+
+    def consume() -> None:
+        consumer = Consumer({"bootstrap.servers": BOOTSTRAP, "group.id": f"lat-{uuid.uuid4()}",
+                             "auto.offset.reset": "earliest", "fetch.wait.max.ms": 5})  # fmt: skip
+        consumer.subscribe([names.decisions])
+        while not stop.is_set():
+            for m in consumer.consume(1000, timeout=0.05):
+                if not m.error():
+                    received[codec.decode(m.value())["transaction_id"]] = time.time()
+        consumer.close()
+
+    thread = threading.Thread(target=consume, daemon=True)
+    thread.start()
+    try:
+        tx_codec = AvroCodec.for_record("Transaction")
+        producer = Producer({"bootstrap.servers": BOOTSTRAP, **PRODUCER_DEFAULTS, "linger.ms": 1})
+        # warm-up: wait until the worker answers at all
+        wait_size(names.transactions, 0, 1)
+        warm = tx_events[:200]
+        for e in warm:
+            producer.produce(names.transactions, e.value, e.key)
+        producer.flush(10)
+        wait_size(names.decisions, len(warm), 120)
+        total = int(rate * seconds)
+        start = time.perf_counter()
+        for i, e in enumerate(tx_events[200 : 200 + total]):
+            due = start + i / rate
+            delay = due - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            now = time.time()
+            tx_id = tx_codec.decode(e.value)["transaction_id"]
+            sent[tx_id] = now
+            producer.produce(names.transactions, e.value, e.key, timestamp=int(now * 1000))
+            producer.poll(0)
+        producer.flush(30)
+        deadline = time.monotonic() + 60
+        while len([t for t in sent if t in received]) < len(sent) and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        thread.join(10)
+        process.terminate()
+        process.wait(60)
+    lat = np.array([received[t] - sent[t] for t in sent if t in received]) * 1000
+    return {
+        "offered_per_second": rate,
+        "sent": len(sent),
+        "answered": len(lat),
+        "p50_ms": round(float(np.percentile(lat, 50)), 1),
+        "p95_ms": round(float(np.percentile(lat, 95)), 1),
+        "p99_ms": round(float(np.percentile(lat, 99)), 1),
+        "max_ms": round(float(lat.max()), 1),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=100_000, help="transactions for the throughput runs")
+    parser.add_argument("--latency-seconds", type=float, default=20.0)
+    args = parser.parse_args()
+    BROKER.start()
+    results: dict[str, object] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp)
+        data = home / "data"
+        generate_to(
+            GeneratorConfig(n_customers=5_000, n_terminals=10_000, n_days=42, seed=5), data, progress=lambda m: None
+        )
+        store = f"file://{home / 'models'}"
+        result = train(TrainConfig(data=data, store_uri=store, report_dir=home / "r", gates=Gates(0, 0, 0, 0)),
+                       progress=lambda m: None)  # fmt: skip
+        ModelRegistry(store).promote(result.version)
+        dataset = load_dataset(data)
+        all_events = list(encoded_events(dataset, TopicNames()))
+        tx_positions = [i for i, e in enumerate(all_events) if e.topic == "transactions"]
+        cut = tx_positions[min(args.events, len(tx_positions)) - 1] + 1
+        events = all_events[:cut]
+        n_tx = sum(1 for e in events if e.topic == "transactions")
+        print(f"{n_tx:,} transactions, {len(events) - n_tx:,} labels", flush=True)
+        results["passthrough"] = passthrough(events, n_tx)
+        print("passthrough", results["passthrough"], flush=True)
+        results["naive"] = naive(events, n_tx, store)
+        print("naive", results["naive"], flush=True)
+        results["worker"] = worker_throughput(events, n_tx, store, home)
+        print("worker", results["worker"], flush=True)
+        results["worker_shadow_river"] = worker_throughput(events, n_tx, store, home, "--shadow", "river")
+        print("worker --shadow river", results["worker_shadow_river"], flush=True)
+        results["latency"] = [
+            latency(all_events[cut:], store, home, rate, args.latency_seconds) for rate in (1000, 5000)
+        ]
+        print("latency", results["latency"], flush=True)
+    BROKER.stop()
+    out = Path(__file__).resolve().parent / "results"
+    out.mkdir(exist_ok=True)
+    (out / "worker.json").write_text(json.dumps(results, indent=2) + "\n")
+    print("\n| pipeline | events/s |\n|---|---|")
+    for key in ("worker", "worker_shadow_river", "passthrough", "naive"):
+        print(f"| {key} | {results[key]['events_per_second']:,} |")  # type: ignore[index]
+    print("\n| offered rate | p50 | p95 | p99 | answered |\n|---|---|---|---|---|")
+    for row in results["latency"]:  # type: ignore[attr-defined]
+        print(f"| {row['offered_per_second']:,}/s | {row['p50_ms']} ms | {row['p95_ms']} ms | {row['p99_ms']} ms "
+              f"| {row['answered']}/{row['sent']} |")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
