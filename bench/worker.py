@@ -177,7 +177,8 @@ def naive(events: list, n_tx: int, store: str) -> dict[str, float]:
             score = float(model.booster.inplace_predict(frame)[0])
             decision = model.decide(np.array([score]))[0]
             out = {"transaction_id": record["transaction_id"], "card_id": record["card_id"],
-                   "terminal_id": record["terminal_id"], "event_time": record["event_time"], "decision_time": int(time.time() * 1000), "score": score,
+                   "terminal_id": record["terminal_id"], "event_time": record["event_time"],
+                   "decision_time": int(time.time() * 1000), "score": score,
                    "decision": decision, "review_threshold": model.review_threshold,
                    "decline_threshold": model.decline_threshold, "model_version": model.version, "reasons": [],
                    "features": dict(zip(model.feature_names, vector, strict=True)), "shadow": None}  # fmt: skip
