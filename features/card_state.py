@@ -26,23 +26,27 @@ class CardState:
     terminals: list[str] = field(default_factory=list)
     #: transaction id -> (event time ms, reported_at ms) of fraud labels
     frauds: dict[str, tuple[int, int]] = field(default_factory=dict)
+    #: last source offset applied, per source topic (the stream worker's replay guard)
+    offsets: dict[str, int] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.times)
 
     def to_json(self) -> str:
         frauds = [[tx, ts, rep] for tx, (ts, rep) in sorted(self.frauds.items())]
-        return json.dumps([self.times, self.amounts, self.ids, self.terminals, frauds], separators=(",", ":"))
+        payload = [self.times, self.amounts, self.ids, self.terminals, frauds, dict(sorted(self.offsets.items()))]
+        return json.dumps(payload, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str | bytes) -> CardState:
-        times, amounts, ids, terminals, frauds = json.loads(text)
+        times, amounts, ids, terminals, frauds, *rest = json.loads(text)
         return cls(
             list(times),
             [float(a) for a in amounts],
             list(ids),
             list(terminals),
             {tx: (int(ts), int(rep)) for tx, ts, rep in frauds},
+            {str(k): int(v) for k, v in (rest[0] if rest else {}).items()},
         )
 
     def apply(self, transaction_id: str, ts_ms: int, amount: float, terminal_id: str, config: FeatureConfig) -> bool:

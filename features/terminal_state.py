@@ -23,6 +23,8 @@ class TerminalState:
     #: transaction id -> event day, for the newest days only (duplicate detection)
     recent_ids: dict[str, int] = field(default_factory=dict)
     newest_day: int | None = None
+    #: last source offset applied, per source topic (the stream worker's replay guard)
+    offsets: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(
@@ -31,6 +33,7 @@ class TerminalState:
                 "f": sorted([tx, day, rep] for tx, (day, rep) in self.frauds.items()),
                 "r": sorted([tx, day] for tx, day in self.recent_ids.items()),
                 "n": self.newest_day,
+                "o": dict(sorted(self.offsets.items())),
             },
             separators=(",", ":"),
         )
@@ -43,6 +46,7 @@ class TerminalState:
             {tx: (int(day), int(rep)) for tx, day, rep in raw["f"]},
             {tx: int(day) for tx, day in raw["r"]},
             raw["n"],
+            {str(k): int(v) for k, v in raw.get("o", {}).items()},
         )
 
     def apply_transaction(self, transaction_id: str, ts_ms: int, config: FeatureConfig) -> bool:

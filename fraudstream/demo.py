@@ -5,20 +5,26 @@
 3. train a model (features, XGBoost + baseline, thresholds, gates) into a local model store;
 4. promote it to production (forced, and said so, if the small demo data fails the gates);
 5. batch-score the dataset with the production model;
-6. replay the dataset into Kafka and read it back with an independent consumer.
+6. replay the dataset into Kafka, read it back with an independent consumer;
+7. score the replay with the Faust worker and show the decisions.
 
-The Faust worker and the drift consumer join this path as they land (issues 3 and 4).
+The drift consumer joins this path when it lands (issue 4).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 import uuid
 from pathlib import Path
 
 import pandas as pd
 
-from consumers.topic_audit import read_topic
+from consumers.topic_audit import end_offsets, read_topic
 from fraudstream.broker import LocalBroker
 from fraudstream.settings import FraudstreamSettings, TopicNames
 from fraudstream.topics import ensure_topics
@@ -35,13 +41,13 @@ def _step(title: str) -> None:
 
 
 def run_demo(settings: FraudstreamSettings, workdir: Path, customers: int = 2_000, days: int = 49) -> int:
-    _step("1/6 local Kafka broker")
+    _step("1/7 local Kafka broker")
     port = int(settings.bootstrap_servers.rsplit(":", 1)[-1])
     broker = LocalBroker(settings.home / "kafka", port=port, controller_port=port + 1)
     seconds = broker.start()
     print(f"broker {broker.bootstrap_servers} ready ({seconds:.1f} s to ready; 0 means it was running)")
 
-    _step("2/6 generate a synthetic dataset")
+    _step("2/7 generate a synthetic dataset")
     data_dir = workdir / "data"
     config = GeneratorConfig(n_customers=customers, n_terminals=customers * 2, n_days=days, seed=7)
     manifest = generate_to(config, data_dir)
@@ -50,7 +56,7 @@ def run_demo(settings: FraudstreamSettings, workdir: Path, customers: int = 2_00
         f"({manifest['fraud_rate']:.2%}), scenarios: {manifest['scenarios']}"
     )
 
-    _step("3/6 train: features over the whole history, train/delay/test = 7/7/7 days")
+    _step("3/7 train: features over the whole history, train/delay/test = 7/7/7 days")
     store = f"file://{(workdir / 'models').resolve()}"
     result = train(TrainConfig(data=data_dir, store_uri=store, report_dir=workdir / "report"))
     metrics = result.card["metrics"]
@@ -62,7 +68,7 @@ def run_demo(settings: FraudstreamSettings, workdir: Path, customers: int = 2_00
     print(f"  at the review threshold: precision {at['precision']:.3f}, recall {at['recall']:.3f}, F1 {at['f1']:.3f}")
     print(f"  report with plots: {workdir / 'report'}")
 
-    _step("4/6 promote to production")
+    _step("4/7 promote to production")
     registry = ModelRegistry(store)
     failed = result.card["gates"]["failed"]
     if failed:
@@ -71,17 +77,22 @@ def run_demo(settings: FraudstreamSettings, workdir: Path, customers: int = 2_00
         print(f"  {note}")
     print(f"  production -> {registry.aliases()['production']}")
 
-    _step("5/6 batch-score the dataset with the production model")
+    _step("5/7 batch-score the dataset with the production model")
     out = workdir / "scored.parquet"
     summary = score_dataset(data_dir, store, "production", out, progress=lambda m: None)
     print(f"  {summary['rows']:,} rows scored in {summary['seconds']} s -> {out}; decisions {summary['decisions']}")
     scored = pd.read_parquet(out, columns=["transaction_id", "score", "decision"])
     print(scored.sort_values("score", ascending=False).head(5).to_string(index=False))
 
-    _step("6/6 replay into Kafka (event-time order, labels at their report time) and read back")
+    _step("6/7 replay into Kafka (event-time order, labels at their report time) and read back")
     run = uuid.uuid4().hex[:8]  # fresh topics per demo run, so counts below are this run's
-    topics = TopicNames(transactions=f"demo-{run}.transactions", labels=f"demo-{run}.labels")
-    ensure_topics(settings.bootstrap_servers, [topics.transactions, topics.labels], settings.partitions)
+    topics = TopicNames(
+        transactions=f"demo-{run}.transactions",
+        labels=f"demo-{run}.labels",
+        decisions=f"demo-{run}.decisions",
+        dlq=f"demo-{run}.dlq",
+    )
+    ensure_topics(settings.bootstrap_servers, topics.model_dump().values(), settings.partitions)
     sent = replay(load_dataset(data_dir), settings.bootstrap_servers, topics)
     print(json.dumps({k: v for k, v in sent.as_dict().items() if k != "drift"}))
     ok = sent.ok
@@ -93,5 +104,46 @@ def run_demo(settings: FraudstreamSettings, workdir: Path, customers: int = 2_00
         match = audit.records == expected and not audit.decode_errors
         ok &= match
         print(f"  {topic}: {audit.records:,} records read back, expected {expected:,}: {'OK' if match else 'MISMATCH'}")
+    _step("7/7 the Faust scoring worker scores the replay")
+    ok &= _run_worker(settings, topics, store, workdir, manifest["transactions"])
     print("\nThe broker keeps running for the next steps; stop it with: fraudstream kafka stop")
     return 0 if ok else 1
+
+
+def _run_worker(settings: FraudstreamSettings, topics: TopicNames, store: str, workdir: Path, expected: int) -> bool:
+    env = {
+        **os.environ,
+        "FRAUDSTREAM_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
+        "FRAUDSTREAM_TOPICS__TRANSACTIONS": topics.transactions,
+        "FRAUDSTREAM_TOPICS__LABELS": topics.labels,
+        "FRAUDSTREAM_TOPICS__DECISIONS": topics.decisions,
+        "FRAUDSTREAM_TOPICS__DLQ": topics.dlq,
+    }
+    log_path = workdir / "worker.log"
+    command = [sys.executable, "-m", "fraudstream.cli", "worker", "--store", store, "--app-id", topics.decisions]
+    print(f"  fraudstream worker --store {store} (log: {log_path})")
+    started = time.monotonic()
+    with open(log_path, "wb") as log:
+        worker = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        last = -1
+        while True:
+            done = sum(end_offsets(settings.bootstrap_servers, topics.decisions).values())
+            if done != last:
+                print(f"  decisions: {done:,} / {expected:,}", flush=True)
+                last = done
+            if done >= expected or worker.poll() is not None or time.monotonic() - started > 600:
+                break
+            time.sleep(2)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(60)
+    _, records = read_topic(settings.bootstrap_servers, topics.decisions, "Decision", keep_records=True)
+    decisions = [r.record for r in records if r.record is not None]
+    mix = pd.Series([d["decision"] for d in decisions]).value_counts().to_dict()
+    print(f"  {len(decisions):,} decisions in {time.monotonic() - started:.0f} s (incl. start-up): {mix}")
+    flagged = sorted((d for d in decisions if d["decision"] != "APPROVE"), key=lambda d: -d["score"])[:3]
+    for d in flagged:
+        reasons = ", ".join(f"{r['feature']}={r['value']:.4g} (+{r['contribution']:.2f})" for r in d["reasons"])
+        print(f"  {d['decision']:8s} {d['transaction_id']} score {d['score']:.3f}: {reasons}")
+    return len({d["transaction_id"] for d in decisions}) == expected

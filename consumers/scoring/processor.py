@@ -22,6 +22,7 @@ so every partial has one writer; features add the partials up.
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -107,6 +108,15 @@ class Shadow(Protocol):
     def decide(self, score: float) -> str: ...
 
 
+def first_time(state: CardState | TerminalState, source: str, offset: int) -> bool:
+    """Replay guard: each state key is written only by events of one partition, in offset order,
+    so an event at or below the last applied offset of its source topic was applied already."""
+    if offset <= state.offsets.get(source, -1):
+        return False
+    state.offsets[source] = offset
+    return True
+
+
 def terminal_key(terminal_id: str, partition: int) -> bytes:
     return f"{terminal_id}\x1f{partition}".encode()
 
@@ -121,9 +131,15 @@ class ScoringProcessor:
         shadow: Shadow | None = None,
         max_future_ms: int = DAY_MS,
         clock: Callable[[], float] = time.time,
+        cache_size: int = 500_000,
     ) -> None:
         self.topics, self.models, self.partitions, self.config = topics, models, partitions, config
         self.shadow, self.max_future_ms, self.clock = shadow, max_future_ms, clock
+        #: Decoded states kept between batches, so a hot card is not re-parsed every batch. This
+        #: process is the only writer of the keys of its partitions; the app clears the cache
+        #: whenever partitions are assigned or revoked.
+        self.cache: OrderedDict[tuple[str, bytes], CardState | TerminalState] = OrderedDict()
+        self.cache_size = cache_size
         self.tx_codec = AvroCodec.for_record("Transaction")
         self.label_codec = AvroCodec.for_record("Label", self.tx_codec.store)
         self.decision_codec = AvroCodec.for_record("Decision", self.tx_codec.store)
@@ -136,18 +152,26 @@ class ScoringProcessor:
         terminals: dict[bytes, TerminalState | None] = {}
         dirty: dict[tuple[str, bytes], int] = {}
 
+        cache = self.cache
+
         def card(card_id: str) -> CardState:
             key = card_id.encode()
             if key not in cards:
-                raw = state.get(CARD_TABLE, key)
-                cards[key] = CardState.from_json(raw) if raw else CardState()
+                cached = cache.get((CARD_TABLE, key))
+                if cached is None:
+                    raw = state.get(CARD_TABLE, key)
+                    cached = CardState.from_json(raw) if raw else CardState()
+                cards[key] = cached  # type: ignore[assignment]
             return cards[key]
 
         def terminal(terminal_id: str, partition: int, create: bool) -> TerminalState | None:
             key = terminal_key(terminal_id, partition)
             if key not in terminals or (create and terminals[key] is None):
-                raw = state.get(TERMINAL_TABLE, key)
-                terminals[key] = TerminalState.from_json(raw) if raw else (TerminalState() if create else None)
+                cached = cache.get((TERMINAL_TABLE, key))
+                if cached is None:
+                    raw = state.get(TERMINAL_TABLE, key)
+                    cached = TerminalState.from_json(raw) if raw else (TerminalState() if create else None)
+                terminals[key] = cached  # type: ignore[assignment]
             return terminals[key]
 
         now_ms = int(self.clock() * 1000)
@@ -181,17 +205,24 @@ class ScoringProcessor:
                 + terminal_features(partials, tx.ts_ms, self.config)
                 + categorical_features(tx)
             )
-            if card_state.apply(tx.transaction_id, tx.ts_ms, tx.amount, tx.terminal_id, self.config):
+            if first_time(card_state, "transactions", event.offset):
+                card_state.apply(tx.transaction_id, tx.ts_ms, tx.amount, tx.terminal_id, self.config)
                 dirty[(CARD_TABLE, tx.card_id.encode())] = event.partition
             own = terminal(tx.terminal_id, event.partition, create=True)
             assert own is not None
-            if own.apply_transaction(tx.transaction_id, tx.ts_ms, self.config):
+            if first_time(own, "transactions", event.offset):
+                own.apply_transaction(tx.transaction_id, tx.ts_ms, self.config)
                 dirty[(TERMINAL_TABLE, terminal_key(tx.terminal_id, event.partition))] = event.partition
             result.scored.append(ScoredTransaction(event, tx, vector))
 
         for (table, key), partition in dirty.items():
-            value = cards[key].to_json() if table == CARD_TABLE else terminals[key].to_json()  # type: ignore[union-attr]
-            result.state_writes.append((table, key, value.encode(), partition))
+            obj = cards[key] if table == CARD_TABLE else terminals[key]
+            assert obj is not None
+            result.state_writes.append((table, key, obj.to_json().encode(), partition))
+            cache[(table, key)] = obj
+            cache.move_to_end((table, key))
+        while len(cache) > self.cache_size:
+            cache.popitem(last=False)
         if result.scored:
             self._score(result, now_ms)
         return result

@@ -155,3 +155,20 @@ def test_a_model_failing_its_gates_is_stored_refused_and_exits_non_zero(data_dir
     assert main(["model", "promote", version, "--store", store]) == 1
     assert main(["model", "promote", version, "--store", store, "--force"]) == 0
     assert registry.resolve("production") == version
+
+
+def test_promote_with_data_scores_both_models_on_the_candidates_test_period(trained, data_dir, capsys) -> None:
+    config, result = trained
+    store = config.store_uri
+    registry = ModelRegistry(store)
+    if registry.aliases().get("production") != result.version:
+        registry.set_alias("production", result.version)
+    second = train(TrainConfig(data=data_dir, store_uri=store, report_dir=config.report_dir.parent / "second",
+                               gates=LENIENT, xgb_params={"max_depth": 2}), progress=lambda m: None)  # fmt: skip
+    code = main(["model", "promote", second.version, "--store", store, "--data", str(data_dir)])
+    output = capsys.readouterr()
+    assert "average precision" in output.out + output.err
+    candidate_ap = second.card["metrics"]["xgboost"]["average_precision"]
+    current_ap = result.card["metrics"]["xgboost"]["average_precision"]
+    assert code == (0 if candidate_ap >= current_ap else 1)
+    registry.set_alias("production", result.version)

@@ -1,0 +1,64 @@
+"""The River shadow: scores without acting, learns from matured labels, memory stays bounded."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from consumers.scoring.processor import DictState, InputEvent, ScoringProcessor
+from consumers.scoring.shadow import RiverShadow
+from features.definitions import DAY_MS, FEATURE_NAMES
+from fraudstream.settings import TopicNames
+from schemas.codec import AvroCodec
+from tests.consumers.conftest import StaticModels
+
+
+def _vector(fraud: bool, rng: np.random.Generator) -> list[float]:
+    v = rng.random(len(FEATURE_NAMES)).tolist()
+    v[0] = 900.0 if fraud else 20.0  # amount
+    return v
+
+
+def test_the_shadow_learns_fraud_labels_and_matured_genuine_outcomes() -> None:
+    rng = np.random.default_rng(1)
+    shadow = RiverShadow(maturity_ms=DAY_MS, max_pending=10_000)
+    t = 1_775_000_000_000
+    before = shadow.score("probe-0", t, _vector(True, rng), champion_flagged=True)
+    for i in range(3000):
+        fraud = i % 10 == 0
+        shadow.score(f"tx{i}", t + i * 60_000, _vector(fraud, rng), champion_flagged=fraud)
+        if fraud:
+            shadow.learn_label(f"tx{i}", True)
+    assert shadow.learned > 1500  # 300 fraud labels plus the transactions that matured (a day old) without one
+    after = shadow.score("probe-1", t + 3000 * 60_000, _vector(True, rng), champion_flagged=True)
+    genuine = shadow.score("probe-2", t + 3000 * 60_000, _vector(False, rng), champion_flagged=False)
+    assert after > before
+    assert after > genuine
+    assert 0.0 <= shadow.agreement <= 1.0
+    assert shadow.champion.tp > 0
+
+
+def test_pending_outcomes_are_bounded() -> None:
+    shadow = RiverShadow(maturity_ms=10 * DAY_MS, max_pending=100)
+    rng = np.random.default_rng(2)
+    for i in range(1000):
+        shadow.score(f"tx{i}", 1_775_000_000_000 + i, _vector(False, rng), champion_flagged=False)
+    assert len(shadow.pending) <= 101
+
+
+def test_shadow_results_ride_along_in_decisions_and_never_change_them(tiny_model) -> None:
+    codec, out = AvroCodec.for_record("Transaction"), AvroCodec.for_record("Decision")
+    record = {"transaction_id": "t1", "card_id": "c", "terminal_id": "x", "event_time": 1_775_000_000_000,
+              "amount": 950.0, "currency": "EUR", "merchant_category": "5411", "channel": "POS",
+              "card_country": "NL", "terminal_country": "NL"}  # fmt: skip
+    events = [InputEvent("tx", 0, 0, b"c", codec.encode(record), 0)]
+    topics = TopicNames(transactions="tx", labels="lb")
+    plain = ScoringProcessor(topics, StaticModels(tiny_model), 1, clock=lambda: 1_775_000_000.0)
+    shadowed = ScoringProcessor(
+        topics, StaticModels(tiny_model), 1, shadow=RiverShadow(), clock=lambda: 1_775_000_000.0
+    )
+    a = out.decode(plain.process(events, DictState()).decisions[0].value)
+    b = out.decode(shadowed.process(events, DictState()).decisions[0].value)
+    assert a["shadow"] is None
+    assert b["shadow"]["model"] == "river-logistic-regression"
+    assert 0.0 <= b["shadow"]["score"] <= 1.0
+    assert {**b, "shadow": None} == a
