@@ -1,0 +1,75 @@
+"""Where the scoring worker's time goes, without Kafka: the processor alone, profiled with cProfile.
+
+    uv run python bench/worker_profile.py [--events 50000] [--batch 1000]
+
+Runs :class:`ScoringProcessor` over generated transactions and labels in batches with an in-memory
+state, prints events/s (the processor's ceiling, before Kafka and Faust) and the top functions by
+cumulative time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import pstats
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from consumers.scoring.processor import DictState, InputEvent, ScoringProcessor
+from fraudstream.settings import TopicNames
+from producers.generator import GeneratorConfig, generate, write_dataset
+from producers.replay import encoded_events
+from trainer.registry import ModelRegistry
+from trainer.train import Gates, TrainConfig, train
+
+
+class Fixed:
+    def __init__(self, model: object) -> None:
+        self.current = model
+
+    def maybe_reload(self) -> bool:
+        return False
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=50_000)
+    parser.add_argument("--batch", type=int, default=1_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        dataset = generate(GeneratorConfig(n_customers=2_000, n_terminals=4_000, n_days=30, seed=3))
+        write_dataset(dataset, Path(tmp) / "data")
+        store = f"file://{tmp}/models"
+        result = train(TrainConfig(data=Path(tmp) / "data", store_uri=store, gates=Gates(0, 0, 0, 0),
+                                   report_dir=Path(tmp) / "r"), progress=lambda m: None)  # fmt: skip
+        model = ModelRegistry(store).load(result.version)
+    topics = TopicNames()
+    events = [
+        InputEvent(e.topic, 0, i, e.key, e.value, e.timestamp_ms)
+        for i, e in enumerate(encoded_events(dataset, topics, limit=args.events))
+    ]
+    processor = ScoringProcessor(topics, Fixed(model), partitions=3)  # type: ignore[arg-type]
+    state = DictState()
+    profiler = cProfile.Profile()
+    started = time.perf_counter()
+    profiler.enable()
+    for begin in range(0, len(events), args.batch):
+        state.write(processor.process(events[begin : begin + args.batch], state))
+    profiler.disable()
+    elapsed = time.perf_counter() - started
+    print(
+        f"{len(events):,} events in {elapsed:.2f} s = {len(events) / elapsed:,.0f} events/s (processor only, profiled)"
+    )
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(18)
+    print(out.getvalue())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
