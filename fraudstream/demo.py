@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -57,6 +58,7 @@ def run_demo(settings: FraudstreamSettings, workdir: Path, customers: int = 2_00
     )
 
     _step("3/7 train: features over the whole history, train/delay/test = 7/7/7 days")
+    shutil.rmtree(workdir / "models", ignore_errors=True)  # each demo starts with an empty registry
     store = f"file://{(workdir / 'models').resolve()}"
     result = train(TrainConfig(data=data_dir, store_uri=store, report_dir=workdir / "report"))
     metrics = result.card["metrics"]
