@@ -334,6 +334,40 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_drift(args: argparse.Namespace) -> int:
+    from prometheus_client import start_http_server
+
+    from consumers.drift.consumer import DriftConfig, run_drift
+    from consumers.drift.windows import DriftThresholds
+    from fraudstream.topics import ensure_topics
+
+    settings = _settings(args)
+    config = DriftConfig(
+        bootstrap_servers=settings.bootstrap_servers,
+        decisions_topic=settings.topics.decisions,
+        reports_topic=settings.topics.drift_reports,
+        model_store=_store_uri(args, settings),
+        group_id=args.group_id,
+        window_ms=int(args.window_minutes * 60_000),
+        grace_ms=int(args.grace_minutes * 60_000),
+        thresholds=DriftThresholds(args.psi_warn, args.psi_alert, args.ks_threshold, args.ks_alpha),
+        close_idle_after=args.close_idle_after,
+        stop_idle_after=args.stop_idle_after,
+    )
+    print(f"drift settings: {config}", flush=True)
+    ensure_topics(settings.bootstrap_servers, [config.decisions_topic, config.reports_topic], settings.partitions)
+    if args.metrics_port:
+        start_http_server(args.metrics_port)
+
+    def show(report: dict[str, Any]) -> None:
+        flagged = [f"{f['feature']} PSI {f['psi']:.2f}" for f in report["features"] if f["status"] != "OK"]
+        print(f"{report['window_id']}: {report['event_count']:,} decisions, {report['status']}"
+              + (f" ({', '.join(flagged)})" if flagged else ""), flush=True)  # fmt: skip
+
+    run_drift(config, on_report=show)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from fraudstream.demo import run_demo
 
@@ -442,6 +476,20 @@ def build_parser() -> argparse.ArgumentParser:
     wk.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port")
     wk.add_argument("--log-level", default="warning")
     wk.set_defaults(func=cmd_worker)
+
+    dr = sub.add_parser("drift", help="run the drift consumer over the decisions topic")
+    dr.add_argument("--store", help=store_help)
+    dr.add_argument("--group-id", default="fraudstream-drift")
+    dr.add_argument("--window-minutes", type=float, default=60.0, help="tumbling event-time window size")
+    dr.add_argument("--grace-minutes", type=float, default=10.0, help="how long a window waits for late events")
+    dr.add_argument("--psi-warn", type=float, default=0.1)
+    dr.add_argument("--psi-alert", type=float, default=0.25)
+    dr.add_argument("--ks-threshold", type=float, default=0.1)
+    dr.add_argument("--ks-alpha", type=float, default=0.001)
+    dr.add_argument("--close-idle-after", type=float, help="close all windows after this many idle seconds")
+    dr.add_argument("--stop-idle-after", type=float, help="exit after this many idle seconds (after closing)")
+    dr.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port")
+    dr.set_defaults(func=cmd_drift)
 
     demo = sub.add_parser("demo", help="the main job end to end on a small dataset")
     demo.add_argument("--workdir", default=".fraudstream/demo")

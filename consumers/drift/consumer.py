@@ -1,0 +1,159 @@
+"""The drift consumer loop: decisions in, one DriftReport per closed window out, offsets after.
+
+A confluent-kafka consumer in its own group reads ``decisions``, groups them into tumbling
+event-time windows per model version (each version's drift reference comes from the registry the
+first time the version is seen, so a newly promoted model brings its own reference), and for each
+closed window produces a DriftReport to ``drift.reports`` (key: window id) and sets the Prometheus
+gauges. Offsets are committed only after the reports of the closed windows are flushed, and never
+past the first event of a window still open, so after a crash a window is rebuilt from its events
+and its report, if it was already sent, is sent again identically.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from prometheus_client import Counter, Gauge
+
+from consumers.drift.windows import STATUS_ORDER, DriftThresholds, ReferenceBins, WindowBook
+from fraudstream.topics import PRODUCER_DEFAULTS
+from schemas.codec import AvroCodec, DecodeError
+from trainer.registry import ModelRegistry, RegistryError
+
+log = logging.getLogger("fraudstream.drift")
+
+PSI = Gauge("fraudstream_drift_psi", "PSI of the last closed window, per feature (and 'score').", ["feature"])
+KS = Gauge("fraudstream_drift_ks_statistic", "KS statistic of the last closed window, per feature.", ["feature"])
+FEATURE_STATUS = Gauge("fraudstream_drift_status", "Drift status per feature: 0 OK, 1 WARN, 2 ALERT.", ["feature"])
+WINDOW_STATUS = Gauge("fraudstream_drift_window_status", "Worst status of the last closed window: 0/1/2.")
+WINDOW_EVENTS = Gauge("fraudstream_drift_window_events", "Decisions in the last closed window.")
+WINDOWS = Counter("fraudstream_drift_windows_total", "Closed windows, by status.", ["status"])
+LATE = Counter("fraudstream_drift_late_events_total", "Decisions that arrived after their window closed.")
+SKIPPED = Counter("fraudstream_drift_skipped_total", "Decisions not evaluated, by reason.", ["reason"])
+
+
+@dataclass(frozen=True)
+class DriftConfig:
+    bootstrap_servers: str
+    decisions_topic: str
+    reports_topic: str
+    model_store: str
+    group_id: str = "fraudstream-drift"
+    window_ms: int = 3_600_000
+    grace_ms: int = 600_000
+    thresholds: DriftThresholds = field(default_factory=DriftThresholds)
+    #: End of stream: close every open window when nothing arrived for this long (None: never).
+    close_idle_after: float | None = None
+    #: Stop when idle for this long after closing (tests, demo, benchmarks); None runs forever.
+    stop_idle_after: float | None = None
+
+
+def run_drift(config: DriftConfig, on_report: Any = None) -> int:
+    """Consume until stopped; returns the number of reports produced."""
+    registry = ModelRegistry(config.model_store)
+    references: dict[str, ReferenceBins | None] = {}
+    codec, report_codec = AvroCodec.for_record("Decision"), AvroCodec.for_record("DriftReport")
+    consumer = Consumer({
+        "bootstrap.servers": config.bootstrap_servers, "group.id": config.group_id,
+        "enable.auto.commit": False, "auto.offset.reset": "earliest",
+        "client.id": f"drift-{uuid.uuid4().hex[:6]}",
+    })  # fmt: skip
+    consumer.subscribe([config.decisions_topic])
+    producer = Producer({"bootstrap.servers": config.bootstrap_servers, **PRODUCER_DEFAULTS})
+    book = WindowBook(config.window_ms, config.grace_ms)
+    consumed: dict[tuple[str, int], int] = {}
+    reports, last_message, closed_idle = 0, time.monotonic(), False
+
+    def reference(version: str) -> ReferenceBins | None:
+        if version not in references:
+            try:
+                references[version] = ReferenceBins(registry.drift_reference(version))
+                log.info(f"drift reference of model {version} loaded")
+            except RegistryError as exc:
+                log.error(f"no drift reference for model {version}: {exc}")
+                references[version] = None
+        return references[version]
+
+    def close(force: bool) -> None:
+        nonlocal reports
+        late_before = int(book.late_events)
+        windows = book.closable(force)
+        for window in windows:
+            bins = reference(window.model_version)
+            assert bins is not None
+            report = window.report(bins, config.thresholds, late_events=late_before)
+            producer.produce(config.reports_topic, report_codec.encode(report), report["window_id"].encode(),
+                             timestamp=window.end_ms)  # fmt: skip
+            for feature in report["features"]:
+                PSI.labels(feature["feature"]).set(feature["psi"])
+                KS.labels(feature["feature"]).set(feature["ks_statistic"])
+                FEATURE_STATUS.labels(feature["feature"]).set(STATUS_ORDER[feature["status"]])
+            WINDOW_STATUS.set(STATUS_ORDER[report["status"]])
+            WINDOW_EVENTS.set(report["event_count"])
+            WINDOWS.labels(report["status"]).inc()
+            reports += 1
+            if on_report is not None:
+                on_report(report)
+        if windows:
+            if producer.flush(60):
+                raise RuntimeError("drift reports not acknowledged within 60 s; not committing offsets")
+            limits = book.commit_limits()
+            offsets = [TopicPartition(topic, partition, limits.get((topic, partition), last + 1))
+                       for (topic, partition), last in consumed.items()]  # fmt: skip
+            consumer.commit(offsets=offsets, asynchronous=False)
+
+    try:
+        while True:
+            messages = consumer.consume(2000, timeout=0.5)
+            now = time.monotonic()
+            rows: dict[tuple[int, str], list[dict[str, Any]]] = defaultdict(list)
+            for message in messages:
+                error = message.error()
+                if error is not None:
+                    if error.code() != KafkaError._PARTITION_EOF:
+                        log.error(f"consume error: {error.str()}")
+                    continue
+                topic, partition, offset = message.topic(), message.partition(), message.offset()
+                assert topic is not None
+                assert partition is not None
+                assert offset is not None
+                consumed[(topic, partition)] = offset
+                try:
+                    decision = codec.decode(message.value())
+                except DecodeError as exc:
+                    SKIPPED.labels(exc.reason).inc()
+                    continue
+                version = decision["model_version"]
+                if reference(version) is None:
+                    SKIPPED.labels("no_reference").inc()
+                    continue
+                ts = int(decision["event_time"].timestamp() * 1000)
+                window = book.window_for(ts, version)
+                book.advance(ts)
+                if window is None:
+                    LATE.inc()
+                    continue
+                tp = (topic, partition)
+                window.min_offsets[tp] = min(offset, window.min_offsets.get(tp, offset))
+                rows[(window.start_ms, version)].append(decision)
+            for (start, version), batch in rows.items():
+                book.open[(start, version)].add(references[version], batch)  # type: ignore[arg-type]
+            if messages:
+                last_message, closed_idle = now, False
+                close(force=False)
+            elif (
+                config.close_idle_after is not None and not closed_idle and now - last_message > config.close_idle_after
+            ):
+                close(force=True)
+                closed_idle = True
+            if config.stop_idle_after is not None and closed_idle and now - last_message > config.stop_idle_after:
+                break
+    finally:
+        consumer.close()
+    return reports
