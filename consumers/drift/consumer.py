@@ -64,9 +64,17 @@ def run_drift(config: DriftConfig, on_report: Any = None) -> int:
         "enable.auto.commit": False, "auto.offset.reset": "earliest",
         "client.id": f"drift-{uuid.uuid4().hex[:6]}",
     })  # fmt: skip
-    consumer.subscribe([config.decisions_topic])
+    book_ref: list[WindowBook] = []
+
+    def on_assign(_: Any, partitions: list[TopicPartition]) -> None:
+        # every assigned partition holds the watermark back until it has delivered an event
+        for tp in partitions:
+            book_ref[0].partition_watermarks.setdefault((tp.topic, tp.partition), -(2**62))
+
+    consumer.subscribe([config.decisions_topic], on_assign=on_assign)
     producer = Producer({"bootstrap.servers": config.bootstrap_servers, **PRODUCER_DEFAULTS})
     book = WindowBook(config.window_ms, config.grace_ms)
+    book_ref.append(book)
     consumed: dict[tuple[str, int], int] = {}
     reports, last_message, closed_idle = 0, time.monotonic(), False
 
@@ -135,7 +143,7 @@ def run_drift(config: DriftConfig, on_report: Any = None) -> int:
                     continue
                 ts = int(decision["event_time"].timestamp() * 1000)
                 window = book.window_for(ts, version)
-                book.advance(ts)
+                book.advance(ts, (topic, partition))
                 if window is None:
                     LATE.inc()
                     continue

@@ -1,8 +1,10 @@
 """Tumbling event-time windows of decisions, as mergeable bin counts per feature and for the score.
 
 A window covers ``[start, start + size)`` of the decisions' *event* time, per model version (each
-version has its own reference bins). The watermark is the largest event time seen; a window closes
-once the watermark passes its end plus ``grace``. A decision whose window has already closed is
+version has its own reference bins). Each input partition has its own watermark (the largest
+event time seen on it) and the book's watermark is the smallest of them, so a partition that is
+consumed ahead of the others cannot close windows the others still feed; a window closes once
+that watermark passes its end plus ``grace``. A decision whose window has already closed is
 counted as late and otherwise ignored. Window state is counts (PSI bins, KS grid cells, decision
 mix), so two partial windows of the same id merge exactly by adding them.
 """
@@ -140,8 +142,12 @@ class WindowBook:
         self.size_ms, self.grace_ms = size_ms, grace_ms
         self.open: dict[tuple[int, str], WindowState] = {}
         self.closed_until: dict[str, int] = {}  # per model version: windows ending before this are closed
-        self.watermark = -(2**62)
+        self.partition_watermarks: dict[tuple[str, int], int] = {}
         self.late_events = 0
+
+    @property
+    def watermark(self) -> int:
+        return min(self.partition_watermarks.values()) if self.partition_watermarks else -(2**62)
 
     def window_for(self, ts_ms: int, version: str) -> WindowState | None:
         start = ts_ms - ts_ms % self.size_ms
@@ -153,8 +159,9 @@ class WindowBook:
             self.open[key] = WindowState(start, start + self.size_ms, version)
         return self.open[key]
 
-    def advance(self, ts_ms: int) -> None:
-        self.watermark = max(self.watermark, ts_ms)
+    def advance(self, ts_ms: int, source: tuple[str, int] = ("", 0)) -> None:
+        """Record that ``source`` (topic, partition) has reached event time ``ts_ms``."""
+        self.partition_watermarks[source] = max(self.partition_watermarks.get(source, ts_ms), ts_ms)
 
     def closable(self, force: bool = False) -> list[WindowState]:
         """Windows whose end + grace the watermark has passed (all of them when ``force``)."""
