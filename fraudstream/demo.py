@@ -6,9 +6,8 @@
 4. promote it to production (forced, and said so, if the small demo data fails the gates);
 5. batch-score the dataset with the production model;
 6. replay the dataset into Kafka, read it back with an independent consumer;
-7. score the replay with the Faust worker and show the decisions.
-
-The drift consumer joins this path when it lands (issue 4).
+7. score the replay with the Faust worker and show the decisions;
+8. run the drift consumer over the decisions (daily windows) and print the drift summary.
 """
 
 from __future__ import annotations
@@ -22,9 +21,12 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
+from consumers.drift.consumer import DriftConfig, run_drift
+from consumers.drift.windows import CALENDAR_FEATURES
 from consumers.topic_audit import end_offsets, read_topic
 from fraudstream.broker import LocalBroker
 from fraudstream.settings import FraudstreamSettings, TopicNames
@@ -42,13 +44,13 @@ def _step(title: str) -> None:
 
 
 def run_demo(settings: FraudstreamSettings, workdir: Path, customers: int = 2_000, days: int = 49) -> int:
-    _step("1/7 local Kafka broker")
+    _step("1/8 local Kafka broker")
     port = int(settings.bootstrap_servers.rsplit(":", 1)[-1])
     broker = LocalBroker(settings.home / "kafka", port=port, controller_port=port + 1)
     seconds = broker.start()
     print(f"broker {broker.bootstrap_servers} ready ({seconds:.1f} s to ready; 0 means it was running)")
 
-    _step("2/7 generate a synthetic dataset")
+    _step("2/8 generate a synthetic dataset")
     data_dir = workdir / "data"
     config = GeneratorConfig(n_customers=customers, n_terminals=customers * 2, n_days=days, seed=7)
     manifest = generate_to(config, data_dir)
@@ -57,7 +59,7 @@ def run_demo(settings: FraudstreamSettings, workdir: Path, customers: int = 2_00
         f"({manifest['fraud_rate']:.2%}), scenarios: {manifest['scenarios']}"
     )
 
-    _step("3/7 train: features over the whole history, train/delay/test = 7/7/7 days")
+    _step("3/8 train: features over the whole history, train/delay/test = 7/8/7 days")
     shutil.rmtree(workdir / "models", ignore_errors=True)  # each demo starts with an empty registry
     store = f"file://{(workdir / 'models').resolve()}"
     result = train(TrainConfig(data=data_dir, store_uri=store, report_dir=workdir / "report"))
@@ -70,7 +72,7 @@ def run_demo(settings: FraudstreamSettings, workdir: Path, customers: int = 2_00
     print(f"  at the review threshold: precision {at['precision']:.3f}, recall {at['recall']:.3f}, F1 {at['f1']:.3f}")
     print(f"  report with plots: {workdir / 'report'}")
 
-    _step("4/7 promote to production")
+    _step("4/8 promote to production")
     registry = ModelRegistry(store)
     failed = result.card["gates"]["failed"]
     if failed:
@@ -79,14 +81,14 @@ def run_demo(settings: FraudstreamSettings, workdir: Path, customers: int = 2_00
         print(f"  {note}")
     print(f"  production -> {registry.aliases()['production']}")
 
-    _step("5/7 batch-score the dataset with the production model")
+    _step("5/8 batch-score the dataset with the production model")
     out = workdir / "scored.parquet"
     summary = score_dataset(data_dir, store, "production", out, progress=lambda m: None)
     print(f"  {summary['rows']:,} rows scored in {summary['seconds']} s -> {out}; decisions {summary['decisions']}")
     scored = pd.read_parquet(out, columns=["transaction_id", "score", "decision"])
     print(scored.sort_values("score", ascending=False).head(5).to_string(index=False))
 
-    _step("6/7 replay into Kafka (event-time order, labels at their report time) and read back")
+    _step("6/8 replay into Kafka (event-time order, labels at their report time) and read back")
     run = uuid.uuid4().hex[:8]  # fresh topics per demo run, so counts below are this run's
     topics = TopicNames(
         transactions=f"demo-{run}.transactions",
@@ -106,8 +108,29 @@ def run_demo(settings: FraudstreamSettings, workdir: Path, customers: int = 2_00
         match = audit.records == expected and not audit.decode_errors
         ok &= match
         print(f"  {topic}: {audit.records:,} records read back, expected {expected:,}: {'OK' if match else 'MISMATCH'}")
-    _step("7/7 the Faust scoring worker scores the replay")
+    _step("7/8 the Faust scoring worker scores the replay")
     ok &= _run_worker(settings, topics, store, workdir, manifest["transactions"])
+
+    _step("8/8 the drift consumer: PSI and KS per feature over daily event-time windows")
+    reports: list[dict[str, Any]] = []
+    ensure_topics(settings.bootstrap_servers, [f"demo-{run}.drift"], settings.partitions)
+    run_drift(
+        DriftConfig(
+            bootstrap_servers=settings.bootstrap_servers, decisions_topic=topics.decisions,
+            reports_topic=f"demo-{run}.drift", model_store=store, group_id=f"demo-{run}-drift",
+            window_ms=86_400_000, grace_ms=3_600_000, close_idle_after=2.0, stop_idle_after=0.5,
+        ),
+        on_report=reports.append,
+    )  # fmt: skip
+    statuses = pd.Series([r["status"] for r in reports]).value_counts().to_dict()
+    print(f"  {len(reports)} daily windows: {statuses}")
+    for report in reports[-3:]:
+        ranked = [item for item in report["features"] if item["feature"] not in CALENDAR_FEATURES]
+        ranked.sort(key=lambda item: -item["psi"])
+        summary = ", ".join(
+            f"{item['feature']} PSI {item['psi']:.3f} KS {item['ks_statistic']:.3f}" for item in ranked[:3]
+        )
+        print(f"  {report['window_id']}: {report['event_count']:,} decisions, {report['status']}; highest: {summary}")
     print("\nThe broker keeps running for the next steps; stop it with: fraudstream kafka stop")
     return 0 if ok else 1
 

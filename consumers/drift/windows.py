@@ -25,12 +25,18 @@ KS_GRID = 100
 STATUS_ORDER = {"OK": 0, "WARN": 1, "ALERT": 2}
 
 
+#: Features that are a function of the window's own time span (a day of hours, a weekday), so a
+#: short window always differs from the all-week reference: reported, but not in the window status.
+CALENDAR_FEATURES = frozenset({"hour_sin", "hour_cos", "is_night", "is_weekend"})
+
+
 @dataclass(frozen=True)
 class DriftThresholds:
     psi_warn: float = 0.1
     psi_alert: float = 0.25
     ks_threshold: float = 0.1
     ks_alpha: float = 0.001
+    not_in_status: frozenset[str] = CALENDAR_FEATURES
 
     def __post_init__(self) -> None:
         if not 0 < self.psi_warn <= self.psi_alert:
@@ -116,7 +122,8 @@ class WindowState:
             statistic, p_value = ks_from_counts(self.ks_counts[name], bins.ks_cdf[name], bins.sample_size[name])
             status = feature_drift(value, statistic, p_value, thresholds.psi_warn, thresholds.psi_alert,
                                    thresholds.ks_threshold, thresholds.ks_alpha)  # fmt: skip
-            worst = max(worst, status, key=STATUS_ORDER.__getitem__)
+            if name not in thresholds.not_in_status:
+                worst = max(worst, status, key=STATUS_ORDER.__getitem__)
             features.append(
                 {"feature": name, "psi": value, "ks_statistic": statistic, "ks_pvalue": p_value, "status": status}
             )
