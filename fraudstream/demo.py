@@ -127,10 +127,10 @@ def run_demo(settings: FraudstreamSettings, workdir: Path, customers: int = 2_00
     for report in reports[-3:]:
         ranked = [item for item in report["features"] if item["feature"] not in CALENDAR_FEATURES]
         ranked.sort(key=lambda item: -item["psi"])
-        summary = ", ".join(
+        highest = ", ".join(
             f"{item['feature']} PSI {item['psi']:.3f} KS {item['ks_statistic']:.3f}" for item in ranked[:3]
         )
-        print(f"  {report['window_id']}: {report['event_count']:,} decisions, {report['status']}; highest: {summary}")
+        print(f"  {report['window_id']}: {report['event_count']:,} decisions, {report['status']}; highest: {highest}")
     print("\nThe broker keeps running for the next steps; stop it with: fraudstream kafka stop")
     return 0 if ok else 1
 
