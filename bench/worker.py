@@ -110,9 +110,7 @@ def decision_times(topic: str) -> np.ndarray:
 
 
 def start_worker(names: TopicNames, store: str, home: Path, *extra: str) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "FRAUDSTREAM_BOOTSTRAP_SERVERS": BOOTSTRAP, "FRAUDSTREAM_HOME": str(home),
-           "FRAUDSTREAM_TOPICS__TRANSACTIONS": names.transactions, "FRAUDSTREAM_TOPICS__LABELS": names.labels,
-           "FRAUDSTREAM_TOPICS__DECISIONS": names.decisions, "FRAUDSTREAM_TOPICS__DLQ": names.dlq}  # fmt: skip
+    env = {**os.environ, "FRAUDSTREAM_BOOTSTRAP_SERVERS": BOOTSTRAP, "FRAUDSTREAM_HOME": str(home), **names.as_env()}
     log = open(home / f"{names.decisions}.log", "wb")  # noqa: SIM115
     return subprocess.Popen(
         [sys.executable, "-m", "fraudstream.cli", "worker", "--store", store, "--app-id", names.decisions, *extra],

@@ -139,10 +139,7 @@ def _run_worker(settings: FraudstreamSettings, topics: TopicNames, store: str, w
     env = {
         **os.environ,
         "FRAUDSTREAM_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
-        "FRAUDSTREAM_TOPICS__TRANSACTIONS": topics.transactions,
-        "FRAUDSTREAM_TOPICS__LABELS": topics.labels,
-        "FRAUDSTREAM_TOPICS__DECISIONS": topics.decisions,
-        "FRAUDSTREAM_TOPICS__DLQ": topics.dlq,
+        **topics.as_env(),
     }
     log_path = workdir / "worker.log"
     command = [sys.executable, "-m", "fraudstream.cli", "worker", "--store", store, "--app-id", topics.decisions]

@@ -26,6 +26,10 @@ class TopicNames(BaseModel):
     dlq: str = "transactions.dlq"
     drift_reports: str = "drift.reports"
 
+    def as_env(self) -> dict[str, str]:
+        """The environment that makes a child process (worker, drift consumer) use these topics."""
+        return {f"FRAUDSTREAM_TOPICS__{name.upper()}": value for name, value in self.model_dump().items()}
+
 
 class FraudstreamSettings(BaseSettings):
     """Settings every process shares; printed at start-up by the CLI (no secrets live here yet)."""

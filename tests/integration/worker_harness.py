@@ -53,10 +53,7 @@ class WorkerProcess:
             "FRAUDSTREAM_BOOTSTRAP_SERVERS": self.bootstrap,
             "FRAUDSTREAM_HOME": str(self.home),
             "FRAUDSTREAM_PARTITIONS": str(self.partitions),
-            "FRAUDSTREAM_TOPICS__TRANSACTIONS": self.topics.transactions,
-            "FRAUDSTREAM_TOPICS__LABELS": self.topics.labels,
-            "FRAUDSTREAM_TOPICS__DECISIONS": self.topics.decisions,
-            "FRAUDSTREAM_TOPICS__DLQ": self.topics.dlq,
+            **self.topics.as_env(),
         }
         command = [sys.executable, "-m", "fraudstream.cli", "worker", "--store", self.store_uri, "--app-id",
                    self.app_id, "--batch-wait", "0.02", "--reload-interval", "0.5", "--metrics-port",
