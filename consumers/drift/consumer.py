@@ -76,7 +76,9 @@ def run_drift(config: DriftConfig, on_report: Any = None) -> int:
     book = WindowBook(config.window_ms, config.grace_ms)
     book_ref.append(book)
     consumed: dict[tuple[str, int], int] = {}
-    reports, last_message, closed_idle = 0, time.monotonic(), False
+    reports, closed_idle = 0, False
+    started = time.monotonic()
+    last_message: float | None = None  # idle time counts from the first message (joining a group takes time)
 
     def reference(version: str) -> ReferenceBins | None:
         if version not in references:
@@ -155,12 +157,17 @@ def run_drift(config: DriftConfig, on_report: Any = None) -> int:
             if messages:
                 last_message, closed_idle = now, False
                 close(force=False)
-            elif (
-                config.close_idle_after is not None and not closed_idle and now - last_message > config.close_idle_after
-            ):
+                continue
+            if last_message is None:
+                if config.stop_idle_after is not None and now - started > 60 + config.stop_idle_after:
+                    log.warning("no decision arrived in 60 s; stopping")
+                    break
+                continue
+            idle = now - last_message
+            if config.close_idle_after is not None and not closed_idle and idle > config.close_idle_after:
                 close(force=True)
                 closed_idle = True
-            if config.stop_idle_after is not None and closed_idle and now - last_message > config.stop_idle_after:
+            if config.stop_idle_after is not None and closed_idle and idle > config.stop_idle_after:
                 break
     finally:
         consumer.close()
