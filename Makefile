@@ -8,7 +8,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 UV := $(PYTHON) -m uv
 
-.PHONY: demo test lint bench deps uv java kafka-start kafka-stop clean
+.PHONY: demo test lint bench deps uv java promtool kafka-start kafka-stop clean
 
 uv:
 	@$(UV) --version >/dev/null 2>&1 || { echo "installing uv from PyPI"; $(PYTHON) -m pip install --quiet --disable-pip-version-check "uv>=0.5"; }
@@ -24,6 +24,15 @@ java:
 	  else echo "error: the local Kafka broker needs Java 17+ and Maven on PATH" >&2; exit 1; fi; \
 	fi
 
+# Debian's prometheus package brings promtool, used to test the alert rules and the config.
+promtool:
+	@if ! command -v promtool >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing prometheus (promtool) from Debian"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
+	  else echo "error: the tests need promtool (Debian package prometheus)" >&2; exit 1; fi; \
+	fi
+
 demo: deps java
 	$(UV) run --frozen fraudstream demo
 
@@ -32,7 +41,7 @@ lint: deps
 	$(UV) run --frozen ruff format --check .
 	$(UV) run --frozen mypy
 
-test: deps java lint
+test: deps java promtool lint
 	$(UV) run --frozen pytest
 
 bench: deps java
