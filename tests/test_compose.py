@@ -45,7 +45,7 @@ def test_mounted_files_and_the_build_context_exist() -> None:
 
 def test_app_services_use_the_compose_broker_and_real_cli_commands() -> None:
     subcommands = set(build_parser()._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
-    for name in ("producer", "worker"):
+    for name in ("producer", "worker", "drift"):
         service = SERVICES[name]
         assert service["environment"]["FRAUDSTREAM_BOOTSTRAP_SERVERS"] == "kafka:9092"
         used = [word for word in str(service["command"]).split() if word in subcommands]
