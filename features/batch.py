@@ -15,12 +15,9 @@ import numpy as np
 import pandas as pd
 
 from features.definitions import DAY_MS, DEFAULT_CONFIG, HIGH_RISK_MCC, SMALL_AMOUNT, FeatureConfig, feature_names
+from schemas.timestamps import epoch_millis
 
 Progress = Callable[[str], None]
-
-
-def _millis(series: pd.Series) -> np.ndarray:
-    return np.asarray(pd.DatetimeIndex(series.astype("datetime64[ms, UTC]")).asi8, dtype=np.int64)
 
 
 def transaction_block(ts: np.ndarray, amount: np.ndarray) -> list[np.ndarray]:
@@ -185,7 +182,7 @@ def compute_features(
     """One row of features per transaction (same index), columns in ``feature_names(config)`` order."""
     if len(transactions) == 0:
         return pd.DataFrame(columns=list(feature_names(config)), dtype=float)
-    ts = _millis(transactions["event_time"])
+    ts = epoch_millis(transactions["event_time"])
     amount = transactions["amount"].to_numpy(dtype=float)
     columns = transaction_block(ts, amount)
     progress("card windows")
@@ -195,8 +192,8 @@ def compute_features(
         {
             "card_id": frauds["card_id"].to_numpy(),
             "terminal_id": frauds["terminal_id"].to_numpy(),
-            "ts": _millis(frauds["event_time"]),
-            "rep": _millis(frauds["reported_at"]),
+            "ts": epoch_millis(frauds["event_time"]),
+            "rep": epoch_millis(frauds["reported_at"]),
         }
     )
     terminal = transactions["terminal_id"].to_numpy()

@@ -30,6 +30,7 @@ from producers import replay_metrics
 from producers.drift_injection import DriftSpec
 from producers.generator import Dataset
 from schemas.codec import AvroCodec
+from schemas.timestamps import epoch_millis
 
 TRANSACTION, LABEL = 0, 1
 TX_FIELDS = (
@@ -38,14 +39,10 @@ TX_FIELDS = (
 )  # fmt: skip
 
 
-def _millis(series: pd.Series) -> np.ndarray:
-    return np.asarray(pd.DatetimeIndex(series.astype("datetime64[ms, UTC]")).asi8, dtype=np.int64)
-
-
 def replay_order(dataset: Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(kind, row, timestamp_ms)`` of every event, ordered by time, transactions first on ties."""
-    tx_ts = _millis(dataset.transactions["event_time"])
-    label_ts = _millis(dataset.labels["reported_at"])
+    tx_ts = epoch_millis(dataset.transactions["event_time"])
+    label_ts = epoch_millis(dataset.labels["reported_at"])
     kind = np.concatenate([np.full(len(tx_ts), TRANSACTION), np.full(len(label_ts), LABEL)])
     row = np.concatenate([np.arange(len(tx_ts)), np.arange(len(label_ts))])
     ts = np.concatenate([tx_ts, label_ts])
@@ -56,7 +53,7 @@ def replay_order(dataset: Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def transaction_records(transactions: pd.DataFrame) -> list[dict[str, Any]]:
     """Avro-ready dicts (times as epoch milliseconds), one per row, without ground truth."""
     columns = {name: transactions[name].tolist() for name in TX_FIELDS}
-    columns["event_time"] = _millis(transactions["event_time"]).tolist()
+    columns["event_time"] = epoch_millis(transactions["event_time"]).tolist()
     names = list(columns)
     return [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
 
@@ -67,8 +64,8 @@ def label_records(labels: pd.DataFrame) -> list[dict[str, Any]]:
         "transaction_id": labels["transaction_id"].tolist(),
         "card_id": labels["card_id"].tolist(),
         "terminal_id": labels["terminal_id"].tolist(),
-        "event_time": _millis(labels["event_time"]).tolist(),
-        "reported_at": _millis(labels["reported_at"]).tolist(),
+        "event_time": epoch_millis(labels["event_time"]).tolist(),
+        "reported_at": epoch_millis(labels["reported_at"]).tolist(),
         "is_fraud": labels["is_fraud"].astype(bool).tolist(),
         "fraud_scenario": scenario,
     }

@@ -210,7 +210,7 @@ def train(config: TrainConfig, progress: Progress = print) -> TrainResult:
         progress(f"hyperparameter search: {config.trials} trials")
         params = _search_params(config, (x[fit_mask], y_fit, x[valid_mask], y_valid), names, progress)
     progress("training XGBoost (early stopping on validation average precision)")
-    stopped, xgb_info = train_xgboost(x[fit_mask], y_fit, x[valid_mask], y_valid, names, params)
+    _, xgb_info = train_xgboost(x[fit_mask], y_fit, x[valid_mask], y_valid, names, params)
     rounds = xgb_info["best_iteration"] + 1
     progress(f"  best iteration {xgb_info['best_iteration']}, validation AP {xgb_info['best_validation_aucpr']:.4f}")
     train_mask = fit_mask | valid_mask
@@ -226,7 +226,6 @@ def train(config: TrainConfig, progress: Progress = print) -> TrainResult:
     progress("training the logistic-regression baseline")
     baseline = LogisticBaseline.fit(x[train_mask], y_train, names)
     timings["training_seconds"] = time.perf_counter() - t0
-    del stopped
 
     def xgb_scores(mask: np.ndarray) -> np.ndarray:
         return np.asarray(booster.inplace_predict(x[mask], validate_features=False), dtype=float)

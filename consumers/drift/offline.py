@@ -11,8 +11,9 @@ import time
 
 from features.batch import compute_features
 from producers.generator import Dataset
-from producers.replay import ReplayEvent, _millis
+from producers.replay import ReplayEvent
 from schemas.codec import AvroCodec
+from schemas.timestamps import epoch_millis
 from trainer.registry import LoadedModel
 
 
@@ -23,7 +24,7 @@ def offline_decisions(dataset: Dataset, model: LoadedModel, topic: str) -> list[
     outcomes = model.decide(scores)
     codec = AvroCodec.for_record("Decision")
     tx = dataset.transactions
-    times = _millis(tx["event_time"])
+    times = epoch_millis(tx["event_time"])
     now = int(time.time() * 1000)
     events = []
     names = model.feature_names
