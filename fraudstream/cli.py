@@ -368,6 +368,29 @@ def cmd_drift(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_lag_exporter(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from prometheus_client import start_http_server
+
+    from monitoring.lag_exporter import parse_targets, run_lag_exporter
+
+    settings = _settings(args)
+    topics = settings.topics
+    specs = args.target or [
+        f"{args.scoring_group}={topics.transactions},{topics.labels}",
+        f"{args.drift_group}={topics.decisions}",
+    ]
+    targets = parse_targets(specs)
+    print(f"lag exporter: {', '.join(specs)} every {args.interval:g} s on :{args.port}/metrics", flush=True)
+    start_http_server(args.port)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    run_lag_exporter(settings.bootstrap_servers, targets, interval=args.interval, stop=stop)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from fraudstream.demo import run_demo
 
@@ -490,6 +513,15 @@ def build_parser() -> argparse.ArgumentParser:
     dr.add_argument("--stop-idle-after", type=float, help="exit after this many idle seconds (after closing)")
     dr.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port")
     dr.set_defaults(func=cmd_drift)
+
+    lag = sub.add_parser("lag-exporter", help="export consumer-group lag (messages, seconds) to Prometheus")
+    lag.add_argument("--port", type=int, default=8003, help="serve /metrics on this port")
+    lag.add_argument("--interval", type=float, default=5.0, help="seconds between measurements")
+    lag.add_argument("--scoring-group", default="fraudstream-scoring", help="the worker's group (its --app-id)")
+    lag.add_argument("--drift-group", default="fraudstream-drift", help="the drift consumer's group")
+    lag.add_argument("--target", action="append", metavar="GROUP=TOPIC[,TOPIC]",
+                     help="watch these instead of the scoring and drift groups (repeatable)")  # fmt: skip
+    lag.set_defaults(func=cmd_lag_exporter)
 
     demo = sub.add_parser("demo", help="the main job end to end on a small dataset")
     demo.add_argument("--workdir", default=".fraudstream/demo")

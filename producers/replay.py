@@ -203,17 +203,20 @@ def replay(
     pacer = pacer or Pacer()
     producer = Producer({"bootstrap.servers": bootstrap_servers, **PRODUCER_DEFAULTS, **(producer_config or {})})
 
+    kinds = {topics.transactions: "transaction", topics.labels: "label"}
+
     def on_delivery(err: KafkaError | None, msg: Message) -> None:
+        topic = msg.topic() or ""
         if err is None:
             summary.acknowledged += 1
-            replay_metrics.EVENTS_ACKNOWLEDGED.labels(msg.topic()).inc()
+            replay_metrics.EVENTS_ACKNOWLEDGED.labels(topic, kinds.get(topic, "other")).inc()
         else:
             summary.failed += 1
-            replay_metrics.EVENTS_FAILED.labels(msg.topic()).inc()
+            replay_metrics.EVENTS_FAILED.labels(topic, kinds.get(topic, "other")).inc()
             if len(summary.errors) < 10:
                 summary.errors.append(f"{msg.topic()}: {err.str()}")
 
-    sent_counters = {t: replay_metrics.EVENTS_SENT.labels(t) for t in (topics.transactions, topics.labels)}
+    sent_counters = {t: replay_metrics.EVENTS_SENT.labels(t, k) for t, k in kinds.items()}
     reported: dict[str, int] = {}
     total = len(dataset.transactions) + len(dataset.labels)
     total = min(total, limit) if limit is not None else total

@@ -14,7 +14,7 @@ SERVICES = COMPOSE["services"]
 
 
 def test_the_stack_has_every_service_of_the_architecture() -> None:
-    assert {"kafka", "producer", "worker", "drift", "prometheus", "grafana"} <= set(SERVICES)
+    assert {"kafka", "producer", "worker", "drift", "lag-exporter", "prometheus", "grafana"} <= set(SERVICES)
 
 
 def test_every_service_has_an_image_or_build_ports_and_environment() -> None:
@@ -45,7 +45,7 @@ def test_mounted_files_and_the_build_context_exist() -> None:
 
 def test_app_services_use_the_compose_broker_and_real_cli_commands() -> None:
     subcommands = set(build_parser()._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
-    for name in ("producer", "worker", "drift"):
+    for name in ("producer", "worker", "drift", "lag-exporter"):
         service = SERVICES[name]
         assert service["environment"]["FRAUDSTREAM_BOOTSTRAP_SERVERS"] == "kafka:9092"
         used = [word for word in str(service["command"]).split() if word in subcommands]
@@ -55,7 +55,18 @@ def test_app_services_use_the_compose_broker_and_real_cli_commands() -> None:
 def test_prometheus_scrapes_the_app_services() -> None:
     config = yaml.safe_load(Path(PROJECT_ROOT / "monitoring/prometheus/prometheus.yml").read_text())
     jobs = {job["job_name"] for job in config["scrape_configs"]}
-    assert {"producer", "worker", "drift"} <= jobs
+    assert {"producer", "worker", "drift", "lag-exporter"} <= jobs
+    # each job's target is a compose service publishing that port
+    for job in config["scrape_configs"]:
+        if job["job_name"] == "prometheus":
+            continue
+        (target,) = job["static_configs"][0]["targets"]
+        host, port = target.split(":")
+        assert host in SERVICES, target
+        assert any(str(p).endswith(f":{port}") for p in SERVICES[host]["ports"]), target
+        assert f"--port {port}" in str(SERVICES[host]["command"]) or f"--metrics-port {port}" in str(
+            SERVICES[host]["command"]
+        ), target
 
 
 def test_provisioned_dashboards_are_valid_json_with_queries() -> None:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import get_args
+
 from prometheus_client import Counter, Gauge, Histogram
+
+from schemas.codec import DecodeReason
 
 EVENTS = Counter("fraudstream_worker_events_total", "Records consumed, by source topic kind.", ["kind"])
 DECISIONS = Counter("fraudstream_worker_decisions_total", "Decisions emitted, by outcome.", ["decision"])
@@ -22,8 +26,11 @@ EVENT_TO_DECISION = Histogram(
 )
 MODEL_INFO = Gauge("fraudstream_worker_model_info", "The model version scoring now (value 1).", ["version"])
 MODEL_RELOADS = Counter("fraudstream_worker_model_reloads_total", "Production model reloads without restart.")
+#: labelled by the shadow model kind, so the series exists only when a shadow runs (no false 0)
 SHADOW_AGREEMENT = Gauge(
-    "fraudstream_worker_shadow_agreement_ratio", "Share of decisions where the shadow model agrees with the champion."
+    "fraudstream_worker_shadow_agreement_ratio",
+    "Share of decisions where the shadow model agrees with the champion.",
+    ["shadow"],
 )
 SHADOW_PRECISION = Gauge(
     "fraudstream_worker_shadow_precision_ratio", "Precision of shadow and champion on matured labels.", ["model"]
@@ -31,6 +38,18 @@ SHADOW_PRECISION = Gauge(
 SHADOW_RECALL = Gauge(
     "fraudstream_worker_shadow_recall_ratio", "Recall of shadow and champion on matured labels.", ["model"]
 )
+
+
+#: every outcome and dead-letter reason is exported from the start (at 0), so rates and shares
+#: over them return data before the first DECLINE or the first bad record (Prometheus practice)
+OUTCOMES = ("APPROVE", "REVIEW", "DECLINE")
+DEAD_LETTER_REASONS = (*get_args(DecodeReason), "invalid", "key_mismatch", "future_event_time")
+for _outcome in OUTCOMES:
+    DECISIONS.labels(_outcome)
+for _reason in DEAD_LETTER_REASONS:
+    DEAD_LETTERS.labels(_reason)
+for _kind in ("transaction", "label"):
+    EVENTS.labels(_kind)
 
 
 def set_model(version: str) -> None:

@@ -105,7 +105,7 @@ class RiverShadow:
         return self.agree / self.compared if self.compared else 1.0
 
     def export_metrics(self) -> None:
-        metrics.SHADOW_AGREEMENT.set(self.agreement)
+        metrics.SHADOW_AGREEMENT.labels("river").set(self.agreement)
         for label, outcome in (("champion", self.champion), ("shadow", self.challenger)):
             metrics.SHADOW_PRECISION.labels(label).set(outcome.precision)
             metrics.SHADOW_RECALL.labels(label).set(outcome.recall)
