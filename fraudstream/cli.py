@@ -348,7 +348,8 @@ def cmd_drift(args: argparse.Namespace) -> int:
         reports_topic=settings.topics.drift_reports,
         model_store=_store_uri(args, settings),
         group_id=args.group_id,
-        window_ms=int(args.window_minutes * 60_000),
+        window_ms=int(args.window_minutes * 60_000) if args.window_minutes else None,
+        window_events=args.window_events,
         grace_ms=int(args.grace_minutes * 60_000),
         thresholds=DriftThresholds(args.psi_warn, args.psi_alert, args.ks_threshold, args.ks_alpha),
         close_idle_after=args.close_idle_after,
@@ -503,7 +504,13 @@ def build_parser() -> argparse.ArgumentParser:
     dr = sub.add_parser("drift", help="run the drift consumer over the decisions topic")
     dr.add_argument("--store", help=store_help)
     dr.add_argument("--group-id", default="fraudstream-drift")
-    dr.add_argument("--window-minutes", type=float, default=60.0, help="tumbling event-time window size")
+    dr.add_argument(
+        "--window-minutes",
+        type=float,
+        default=60.0,
+        help="tumbling event-time window size (0: windows bounded by --window-events only)",
+    )
+    dr.add_argument("--window-events", type=int, help="also close a window once it holds this many decisions")
     dr.add_argument("--grace-minutes", type=float, default=10.0, help="how long a window waits for late events")
     dr.add_argument("--psi-warn", type=float, default=0.1)
     dr.add_argument("--psi-alert", type=float, default=0.25)

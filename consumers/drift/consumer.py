@@ -21,7 +21,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 from prometheus_client import Counter, Gauge
 
-from consumers.drift.windows import STATUS_ORDER, DriftThresholds, ReferenceBins, WindowBook
+from consumers.drift.windows import STATUS_ORDER, DriftThresholds, ReferenceBins, WindowBook, WindowState
 from fraudstream.topics import PRODUCER_DEFAULTS
 from schemas.codec import AvroCodec, DecodeError
 from trainer.registry import ModelRegistry, RegistryError
@@ -45,8 +45,11 @@ class DriftConfig:
     reports_topic: str
     model_store: str
     group_id: str = "fraudstream-drift"
-    window_ms: int = 3_600_000
+    #: tumbling window size in event time (None: windows bounded by events only)
+    window_ms: int | None = 3_600_000
     grace_ms: int = 600_000
+    #: close a window once it holds this many decisions (None: time only)
+    window_events: int | None = None
     thresholds: DriftThresholds = field(default_factory=DriftThresholds)
     #: End of stream: close every open window when nothing arrived for this long (None: never).
     close_idle_after: float | None = None
@@ -73,7 +76,7 @@ def run_drift(config: DriftConfig, on_report: Any = None) -> int:
 
     consumer.subscribe([config.decisions_topic], on_assign=on_assign)
     producer = Producer({"bootstrap.servers": config.bootstrap_servers, **PRODUCER_DEFAULTS})
-    book = WindowBook(config.window_ms, config.grace_ms)
+    book = WindowBook(config.window_ms, config.grace_ms, config.window_events)
     book_ref.append(book)
     consumed: dict[tuple[str, int], int] = {}
     reports, closed_idle = 0, False
@@ -99,7 +102,7 @@ def run_drift(config: DriftConfig, on_report: Any = None) -> int:
             assert bins is not None
             report = window.report(bins, config.thresholds, late_events=late_before)
             producer.produce(config.reports_topic, report_codec.encode(report), report["window_id"].encode(),
-                             timestamp=window.end_ms)  # fmt: skip
+                             timestamp=window.span[1])  # fmt: skip
             for feature in report["features"]:
                 PSI.labels(feature["feature"]).set(feature["psi"])
                 KS.labels(feature["feature"]).set(feature["ks_statistic"])
@@ -122,7 +125,8 @@ def run_drift(config: DriftConfig, on_report: Any = None) -> int:
         while True:
             messages = consumer.consume(2000, timeout=0.5)
             now = time.monotonic()
-            rows: dict[tuple[int, str], list[dict[str, Any]]] = defaultdict(list)
+            rows: dict[tuple[int, str, int], list[dict[str, Any]]] = defaultdict(list)
+            windows: dict[tuple[int, str, int], WindowState] = {}
             for message in messages:
                 error = message.error()
                 if error is not None:
@@ -151,9 +155,10 @@ def run_drift(config: DriftConfig, on_report: Any = None) -> int:
                     continue
                 tp = (topic, partition)
                 window.min_offsets[tp] = min(offset, window.min_offsets.get(tp, offset))
-                rows[(window.start_ms, version)].append(decision)
-            for (start, version), batch in rows.items():
-                book.open[(start, version)].add(references[version], batch)  # type: ignore[arg-type]
+                rows[window.key].append(decision)
+                windows[window.key] = window
+            for key, batch in rows.items():
+                windows[key].add(references[key[1]], batch)  # type: ignore[arg-type]
             if messages:
                 last_message, closed_idle = now, False
                 close(force=False)

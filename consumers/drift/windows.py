@@ -7,6 +7,12 @@ consumed ahead of the others cannot close windows the others still feed; a windo
 that watermark passes its end plus ``grace``. A decision whose window has already closed is
 counted as late and otherwise ignored. Window state is counts (PSI bins, KS grid cells, decision
 mix), so two partial windows of the same id merge exactly by adding them.
+
+Windows can also be bounded in events (``max_events``): a window closes as soon as it holds that
+many decisions, and later decisions of the same time span fill the next window of that span
+(ids ``VERSION/START#0``, ``#1``, ...). With no time size the windows are counts only (ids
+``VERSION/count/FIRST_EVENT_TIME#N``). Event-bounded windows follow this consumer's consumption
+order, so unlike time windows they are not the same in another consumer or after a restart.
 """
 
 from __future__ import annotations
@@ -68,12 +74,22 @@ class ReferenceBins:
         return psi_counts, ks_counts
 
 
+#: end of a count-only window's time span (it never closes by time)
+NO_END = 2**62
+
+
 @dataclass
 class WindowState:
     start_ms: int
     end_ms: int
     model_version: str
+    #: position among the event-bounded windows of one time span; None for time-only windows
+    seq: int | None = None
     count: int = 0
+    #: decisions assigned by the book (they are added in batches afterwards)
+    assigned: int = 0
+    first_ts: int | None = None
+    last_ts: int | None = None
     psi_counts: dict[str, np.ndarray] = field(default_factory=dict)
     ks_counts: dict[str, np.ndarray] = field(default_factory=dict)
     decision_mix: Counter[str] = field(default_factory=Counter)
@@ -81,9 +97,23 @@ class WindowState:
     min_offsets: dict[tuple[str, int], int] = field(default_factory=dict)
 
     @property
+    def key(self) -> tuple[int, str, int]:
+        return (self.start_ms, self.model_version, self.seq or 0)
+
+    @property
     def window_id(self) -> str:
-        start = datetime.fromtimestamp(self.start_ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        return f"{self.model_version}/{start}"
+        if self.seq is None:
+            return f"{self.model_version}/{_iso(self.start_ms)}"
+        if self.end_ms == NO_END:
+            return f"{self.model_version}/count/{_iso(self.first_ts or 0)}#{self.seq}"
+        return f"{self.model_version}/{_iso(self.start_ms)}#{self.seq}"
+
+    @property
+    def span(self) -> tuple[int, int]:
+        """The window's time bounds: its time span, or its events' first and last time (count-only)."""
+        if self.end_ms == NO_END:
+            return (self.first_ts or 0, (self.last_ts or 0) + 1)
+        return (self.start_ms, self.end_ms)
 
     def add(self, bins: ReferenceBins, rows: list[dict[str, Any]]) -> None:
         """Add decoded decisions (``features`` dict, ``score``, ``decision``)."""
@@ -100,7 +130,7 @@ class WindowState:
         self.count += len(rows)
 
     def merge(self, other: WindowState) -> None:
-        if (other.start_ms, other.model_version) != (self.start_ms, self.model_version):
+        if other.key != self.key:
             raise ValueError(f"cannot merge window {other.window_id} into {self.window_id}")
         for name, counts in other.psi_counts.items():
             self.psi_counts[name] = self.psi_counts.get(name, 0) + counts
@@ -129,8 +159,8 @@ class WindowState:
             )
         return {
             "window_id": self.window_id,
-            "window_start": self.start_ms,
-            "window_end": self.end_ms,
+            "window_start": self.span[0],
+            "window_end": self.span[1],
             "model_version": self.model_version,
             "event_count": self.count,
             "late_events": late_events,
@@ -143,11 +173,14 @@ class WindowState:
 class WindowBook:
     """Open windows, the event-time watermark, and late-event accounting."""
 
-    def __init__(self, size_ms: int, grace_ms: int) -> None:
-        if size_ms <= 0 or grace_ms < 0:
-            raise ValueError(f"window size must be > 0 and grace >= 0, got {size_ms}, {grace_ms}")
-        self.size_ms, self.grace_ms = size_ms, grace_ms
-        self.open: dict[tuple[int, str], WindowState] = {}
+    def __init__(self, size_ms: int | None, grace_ms: int, max_events: int | None = None) -> None:
+        if size_ms is None and max_events is None:
+            raise ValueError("a window needs a size in time, in events, or both")
+        if (size_ms is not None and size_ms <= 0) or grace_ms < 0 or (max_events is not None and max_events <= 0):
+            raise ValueError(f"need window size, events > 0 and grace >= 0, got {size_ms}, {max_events}, {grace_ms}")
+        self.size_ms, self.grace_ms, self.max_events = size_ms, grace_ms, max_events
+        self.open: dict[tuple[int, str, int], WindowState] = {}
+        self.filling: dict[tuple[int, str], int] = {}  # per time span: seq of the event-bounded window filling now
         self.closed_until: dict[str, int] = {}  # per model version: windows ending before this are closed
         self.partition_watermarks: dict[tuple[str, int], int] = {}
         self.late_events = 0
@@ -157,26 +190,46 @@ class WindowBook:
         return min(self.partition_watermarks.values()) if self.partition_watermarks else -(2**62)
 
     def window_for(self, ts_ms: int, version: str) -> WindowState | None:
-        start = ts_ms - ts_ms % self.size_ms
-        if start + self.size_ms <= self.closed_until.get(version, -(2**62)):
-            self.late_events += 1
-            return None
-        key = (start, version)
-        if key not in self.open:
-            self.open[key] = WindowState(start, start + self.size_ms, version)
-        return self.open[key]
+        """The window a decision at ``ts_ms`` belongs to (counted into it), or None if it is late."""
+        if self.size_ms is None:
+            start, end = 0, NO_END
+        else:
+            start = ts_ms - ts_ms % self.size_ms
+            end = start + self.size_ms
+            if end <= self.closed_until.get(version, -(2**62)):
+                self.late_events += 1
+                return None
+        seq = None if self.max_events is None else self.filling.get((start, version), 0)
+        key = (start, version, seq or 0)
+        window = self.open.get(key)
+        if window is None:
+            window = self.open[key] = WindowState(start, end, version, seq=seq)
+        window.assigned += 1
+        window.first_ts = ts_ms if window.first_ts is None else min(window.first_ts, ts_ms)
+        window.last_ts = ts_ms if window.last_ts is None else max(window.last_ts, ts_ms)
+        if self.max_events is not None and window.assigned >= self.max_events:
+            self.filling[(start, version)] = (seq or 0) + 1  # full: the next decision opens the next one
+        return window
 
     def advance(self, ts_ms: int, source: tuple[str, int] = ("", 0)) -> None:
         """Record that ``source`` (topic, partition) has reached event time ``ts_ms``."""
         self.partition_watermarks[source] = max(self.partition_watermarks.get(source, ts_ms), ts_ms)
 
     def closable(self, force: bool = False) -> list[WindowState]:
-        """Windows whose end + grace the watermark has passed (all of them when ``force``)."""
-        ready = [w for key, w in self.open.items() if force or w.end_ms + self.grace_ms <= self.watermark]
-        for window in sorted(ready, key=lambda w: w.start_ms):
-            del self.open[(window.start_ms, window.model_version)]
-            self.closed_until[window.model_version] = max(self.closed_until.get(window.model_version, 0), window.end_ms)
-        return sorted(ready, key=lambda w: w.start_ms)
+        """Full windows, and those whose end + grace the watermark has passed (all when ``force``)."""
+        ready = []
+        for window in self.open.values():
+            by_time = window.end_ms != NO_END and window.end_ms + self.grace_ms <= self.watermark
+            full = self.max_events is not None and window.assigned >= self.max_events
+            if force or by_time or full:
+                ready.append(window)
+            if (force or by_time) and window.end_ms != NO_END:  # the time span is over: later events are late
+                version = window.model_version
+                self.closed_until[version] = max(self.closed_until.get(version, 0), window.end_ms)
+                self.filling.pop((window.start_ms, version), None)
+        for window in ready:
+            del self.open[window.key]
+        return sorted(ready, key=lambda w: (w.start_ms, w.seq or 0))
 
     def commit_limits(self) -> dict[tuple[str, int], int]:
         """Per (topic, partition): the smallest offset still needed by an open window."""
@@ -185,3 +238,7 @@ class WindowBook:
             for tp, offset in window.min_offsets.items():
                 limits[tp] = min(offset, limits.get(tp, offset))
         return limits
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -112,3 +112,44 @@ def test_commit_limits_keep_the_first_offset_of_open_windows() -> None:
     w2.min_offsets[("d", 0)] = 40
     w2.min_offsets[("d", 1)] = 7
     assert book.commit_limits() == {("d", 0): 5, ("d", 1): 7}
+
+
+def test_an_event_bound_closes_a_full_window_early_and_the_span_continues_in_the_next() -> None:
+    book = WindowBook(size_ms=100, grace_ms=0, max_events=3)
+    got = [book.window_for(ts, "m") for ts in (1, 2, 3, 4, 5, 150)]
+    assert all(w is not None for w in got)
+    assert [w.window_id[-2:] for w in got if w] == ["#0", "#0", "#0", "#1", "#1", "#0"]
+    closed = book.closable()  # the watermark has not moved: only the full window closes
+    assert [(w.start_ms, w.seq, w.assigned) for w in closed] == [(0, 0, 3)]
+    book.advance(150)
+    assert [(w.start_ms, w.seq, w.assigned) for w in book.closable()] == [(0, 1, 2)]
+    assert book.window_for(99, "m") is None  # the span closed by time: late, not a new window
+    assert book.late_events == 1
+
+
+def test_count_only_windows_hold_exactly_n_decisions_and_report_their_event_span() -> None:
+    rng = np.random.default_rng(3)
+    bins = ReferenceBins(_reference(rng))
+    book = WindowBook(size_ms=None, grace_ms=0, max_events=400)
+    rows = _rows(rng, 1_000)
+    closed = []
+    for i, row in enumerate(rows):
+        window = book.window_for(10_000 + i, "m")
+        assert window is not None
+        window.add(bins, [row])
+        closed += book.closable()
+    closed += book.closable(force=True)
+    assert [w.count for w in closed] == [400, 400, 200]
+    reports = [w.report(bins, DriftThresholds()) for w in closed]
+    assert [(r["window_start"], r["window_end"]) for r in reports] == [(10_000, 10_400), (10_400, 10_800),
+                                                                        (10_800, 11_000)]  # fmt: skip
+    assert len({r["window_id"] for r in reports}) == 3
+    assert reports[0]["window_id"].startswith("m/count/")
+    assert book.window_for(5, "m") is not None  # count-only windows have no late events
+
+
+def test_a_window_needs_a_size() -> None:
+    with pytest.raises(ValueError, match="size in time, in events"):
+        WindowBook(size_ms=None, grace_ms=0)
+    with pytest.raises(ValueError, match="need window size, events > 0"):
+        WindowBook(size_ms=100, grace_ms=0, max_events=0)

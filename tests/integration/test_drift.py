@@ -48,7 +48,7 @@ def _stream(dataset: Dataset, start: pd.Timestamp) -> Dataset:
     return Dataset(dataset.transactions[keep].reset_index(drop=True), dataset.labels)
 
 
-def _run(drift_scenario, bootstrap_servers, topic_factory, dataset: Dataset) -> list[dict]:
+def _run(drift_scenario, bootstrap_servers, topic_factory, dataset: Dataset, **window: int | None) -> list[dict]:
     decisions, reports = topic_factory("decisions"), topic_factory("reports")
     full = offline_decisions(dataset, drift_scenario["model"], decisions)
     start_ms = int(drift_scenario["stream_start"].timestamp() * 1000)
@@ -56,8 +56,9 @@ def _run(drift_scenario, bootstrap_servers, topic_factory, dataset: Dataset) -> 
     got: list[dict] = []
     config = DriftConfig(
         bootstrap_servers=bootstrap_servers, decisions_topic=decisions, reports_topic=reports,
-        model_store=drift_scenario["store"], group_id=f"drift-{decisions[-8:]}", window_ms=86_400_000,
-        grace_ms=3_600_000, thresholds=DriftThresholds(), close_idle_after=3.0, stop_idle_after=1.0,
+        model_store=drift_scenario["store"], group_id=f"drift-{decisions[-8:]}", grace_ms=3_600_000,
+        thresholds=DriftThresholds(), close_idle_after=3.0, stop_idle_after=1.0,
+        **({"window_ms": 86_400_000} | window),
     )  # fmt: skip
     assert run_drift(config, on_report=got.append) == len(got)
     return got
@@ -100,6 +101,18 @@ def test_an_injected_shift_alerts_on_the_affected_features_in_the_first_full_win
     assert alerting & affected, first_full
     unaffected = {f["feature"] for f in first_full["features"]} - affected - CALENDAR - {"score"}
     assert not (alerting & unaffected - _derived(spec)), sorted(alerting)
+
+
+def test_count_windows_cut_the_stream_into_windows_of_n_decisions(
+    drift_scenario, bootstrap_servers, topic_factory
+) -> None:
+    dataset = _stream(drift_scenario["dataset"], drift_scenario["stream_start"])
+    reports = _run(drift_scenario, bootstrap_servers, topic_factory, dataset, window_ms=None, window_events=5_000)
+    counts = [r["event_count"] for r in reports]
+    assert sum(counts) == len(dataset.transactions)
+    assert counts.count(5_000) == len(dataset.transactions) // 5_000  # all full but the one closed at the end
+    assert len({r["window_id"] for r in reports}) == len(reports)
+    assert all(r["window_start"] < r["window_end"] for r in reports)
 
 
 def _derived(spec: dict) -> set[str]:
