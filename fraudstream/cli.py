@@ -130,7 +130,7 @@ def _drift_spec(args: argparse.Namespace) -> Any:
 def cmd_produce(args: argparse.Namespace) -> int:
     from fraudstream.topics import ensure_topics
     from producers.adapters import load_dataset, parse_mapping
-    from producers.replay import Pacer, replay, shift_to
+    from producers.replay import Pacer, replay, shift_end_to, shift_to
 
     settings = _settings(args)
     print(f"settings: {settings.model_dump_json()}")
@@ -138,6 +138,8 @@ def cmd_produce(args: argparse.Namespace) -> int:
     dataset = load_dataset(args.data, mapping, timedelta(days=args.label_delay_days))
     if args.shift_to_now:
         dataset = shift_to(dataset, datetime.now(UTC))
+    elif args.end_at_now:
+        dataset = shift_end_to(dataset, datetime.now(UTC))
     if args.metrics_port:
         from producers.replay_metrics import serve
 
@@ -429,7 +431,13 @@ def build_parser() -> argparse.ArgumentParser:
     pace = prod.add_mutually_exclusive_group()
     pace.add_argument("--rate", type=float, help="events per second")
     pace.add_argument("--speedup", type=float, help="multiple of event time (e.g. 3600: an hour a second)")
-    prod.add_argument("--shift-to-now", action="store_true", help="move event times so the first is now")
+    shift = prod.add_mutually_exclusive_group()
+    shift.add_argument("--shift-to-now", action="store_true", help="move event times so the first is now")
+    shift.add_argument(
+        "--end-at-now",
+        action="store_true",
+        help="move event times so the last is now (fast replays of history into a live worker)",
+    )
     prod.add_argument("--limit", type=int, help="send only the first N events")
     prod.add_argument("--drift-from", help="ISO time from which to inject drift")
     prod.add_argument("--drift-amount-scale", type=float, default=1.0)

@@ -109,6 +109,19 @@ def shift_to(dataset: Dataset, start: datetime) -> Dataset:
     return Dataset(tx, labels, dataset.config, dataset.scenario_counts)
 
 
+def shift_end_to(dataset: Dataset, end: datetime) -> Dataset:
+    """The dataset moved in time so its last event (transaction or label report) happens at ``end``.
+
+    For fast replays of history into a live worker: every event stays in the past, where
+    ``--shift-to-now`` with a speedup would run event time into the future (dead-lettered).
+    """
+    last = dataset.transactions["event_time"].max()
+    if len(dataset.labels):
+        last = max(last, dataset.labels["reported_at"].max())
+    first = dataset.transactions["event_time"].min()
+    return shift_to(dataset, (pd.Timestamp(end) - (last - first)).to_pydatetime())
+
+
 class Pacer:
     """Holds the replay back to ``rate`` events/s or ``speedup`` x event time; else never waits."""
 

@@ -11,7 +11,7 @@ import pytest
 from fraudstream.settings import TopicNames
 from producers.drift_injection import DriftSpec
 from producers.generator import GeneratorConfig, generate
-from producers.replay import LABEL, TRANSACTION, Pacer, encoded_events, replay_order, shift_to
+from producers.replay import LABEL, TRANSACTION, Pacer, encoded_events, replay_order, shift_end_to, shift_to
 from schemas.codec import AvroCodec
 
 
@@ -53,6 +53,16 @@ def test_shift_to_moves_every_time_by_the_same_offset(dataset) -> None:
     start = datetime(2030, 1, 1, tzinfo=UTC)
     shifted = shift_to(dataset, start)
     assert shifted.transactions["event_time"].min() == pd.Timestamp(start)
+    offset = shifted.transactions["event_time"] - dataset.transactions["event_time"]
+    assert offset.nunique() == 1
+    assert ((shifted.labels["reported_at"] - dataset.labels["reported_at"]) == offset.iloc[0]).all()
+
+
+def test_shift_end_to_puts_the_last_event_at_the_end_and_keeps_every_gap(dataset) -> None:
+    end = datetime(2030, 1, 1, tzinfo=UTC)
+    shifted = shift_end_to(dataset, end)
+    last = max(shifted.transactions["event_time"].max(), shifted.labels["reported_at"].max())
+    assert last == pd.Timestamp(end)
     offset = shifted.transactions["event_time"] - dataset.transactions["event_time"]
     assert offset.nunique() == 1
     assert ((shifted.labels["reported_at"] - dataset.labels["reported_at"]) == offset.iloc[0]).all()
