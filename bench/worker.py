@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -109,13 +110,34 @@ def decision_times(topic: str) -> np.ndarray:
     return np.array(times)
 
 
+#: set by --py-spy: record the worker under py-spy into this file (collapsed stacks)
+PY_SPY: dict[str, Path] = {}
+#: set by --worker-args: extra worker flags for every worker run
+WORKER_ARGS: list[str] = []
+
+
 def start_worker(names: TopicNames, store: str, home: Path, *extra: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, "FRAUDSTREAM_BOOTSTRAP_SERVERS": BOOTSTRAP, "FRAUDSTREAM_HOME": str(home), **names.as_env()}
     log = open(home / f"{names.decisions}.log", "wb")  # noqa: SIM115
+    command = [sys.executable, "-m", "fraudstream.cli", "worker", "--store", store, "--app-id", names.decisions,
+               *WORKER_ARGS, *extra]  # fmt: skip
+    if "out" in PY_SPY:
+        command = ["py-spy", "record", "--rate", "250", "--format", "raw", "--nonblocking", "-o", str(PY_SPY["out"]),
+                   "--", *command]  # fmt: skip
     return subprocess.Popen(
-        [sys.executable, "-m", "fraudstream.cli", "worker", "--store", store, "--app-id", names.decisions, *extra],
+        command,
         env=env, stdout=log, stderr=subprocess.STDOUT, cwd=PROJECT_ROOT,
     )  # fmt: skip
+
+
+def stop_worker(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the worker (under py-spy: the worker itself, so py-spy writes its profile on exit)."""
+    target = process.pid
+    if "out" in PY_SPY:
+        children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+        target = int(children[0]) if children else process.pid
+    os.kill(target, signal.SIGTERM)
+    process.wait(60)
 
 
 def worker_throughput(events: list, n_tx: int, store: str, home: Path, *extra: str) -> dict[str, float]:
@@ -126,8 +148,7 @@ def worker_throughput(events: list, n_tx: int, store: str, home: Path, *extra: s
     try:
         wait_size(names.decisions, n_tx, 900)
     finally:
-        process.terminate()
-        process.wait(60)
+        stop_worker(process)
     times = decision_times(names.decisions)
     span = times.max() - times.min()
     return {"decisions": len(times), "seconds": round(span, 2), "events_per_second": round(len(times) / span)}
@@ -247,8 +268,7 @@ def latency(events: list, store: str, home: Path, rate: float, seconds: float) -
     finally:
         stop.set()
         thread.join(10)
-        process.terminate()
-        process.wait(60)
+        stop_worker(process)
     lat = np.array([received[t] - sent[t] for t in sent if t in received]) * 1000
     return {
         "offered_per_second": rate,
@@ -265,8 +285,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=100_000, help="transactions for the throughput runs")
     parser.add_argument("--latency-seconds", type=float, default=20.0)
-    parser.add_argument("--only", choices=["throughput", "latency"], help="run one half of the benchmark")
+    parser.add_argument(
+        "--only",
+        choices=["throughput", "latency", "worker"],
+        help="run one half of the benchmark, or only the worker's throughput (no baselines)",
+    )
+    parser.add_argument("--py-spy", type=Path, help="profile the worker with py-spy into this file (collapsed stacks)")
+    parser.add_argument("--worker-args", default="", help="extra flags for the worker, e.g. '--batch-wait 0.01'")
     args = parser.parse_args()
+    if args.py_spy:
+        PY_SPY["out"] = args.py_spy.resolve()
+    WORKER_ARGS.extend(args.worker_args.split())
     BROKER.start()
     results: dict[str, object] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -286,9 +315,12 @@ def main() -> int:
         events = all_events[:cut]
         n_tx = sum(1 for e in events if e.topic == "transactions")
         print(f"{n_tx:,} transactions, {len(events) - n_tx:,} labels", flush=True)
-        if args.only != "latency":
+        if args.only == "worker":
+            results["worker"] = worker_throughput(events, n_tx, store, home)
+            print("worker", results["worker"], flush=True)
+        elif args.only != "latency":
             throughput_runs(results, events, n_tx, store, home)
-        if args.only != "throughput":
+        if args.only in (None, "latency"):
             results["latency"] = [
                 latency(all_events[cut:], store, home, rate, args.latency_seconds) for rate in (1000, 5000)
             ]
@@ -300,7 +332,7 @@ def main() -> int:
     (out / name).write_text(json.dumps(results, indent=2, default=float) + "\n")
     if "worker" in results:
         print("\n| pipeline | events/s |\n|---|---|")
-        for key in ("worker", "worker_shadow_river", "passthrough", "naive"):
+        for key in [k for k in ("worker", "worker_shadow_river", "passthrough", "naive") if k in results]:
             print(f"| {key} | {results[key]['events_per_second']:,} |")  # type: ignore[index]
     if "latency" in results:
         print("\n| offered rate | p50 | p95 | p99 | answered |\n|---|---|---|---|---|")

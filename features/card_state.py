@@ -11,9 +11,10 @@ transaction, so late and duplicated events give the same features as in-order de
 
 from __future__ import annotations
 
-import json
 from bisect import bisect_left
 from dataclasses import dataclass, field
+
+import orjson
 
 from features.definitions import SMALL_AMOUNT, FeatureConfig
 
@@ -32,14 +33,15 @@ class CardState:
     def __len__(self) -> int:
         return len(self.times)
 
-    def to_json(self) -> str:
+    def to_json(self) -> bytes:
+        """Compact UTF-8 JSON (the changelog value); deterministic for equal states."""
         frauds = [[tx, ts, rep] for tx, (ts, rep) in sorted(self.frauds.items())]
-        payload = [self.times, self.amounts, self.ids, self.terminals, frauds, dict(sorted(self.offsets.items()))]
-        return json.dumps(payload, separators=(",", ":"))
+        payload = [self.times, self.amounts, self.ids, self.terminals, frauds, self.offsets]
+        return orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)
 
     @classmethod
     def from_json(cls, text: str | bytes) -> CardState:
-        times, amounts, ids, terminals, frauds, *rest = json.loads(text)
+        times, amounts, ids, terminals, frauds, *rest = orjson.loads(text)
         return cls(
             list(times),
             [float(a) for a in amounts],

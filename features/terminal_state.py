@@ -9,8 +9,9 @@ no-op; the earliest ``reported_at`` wins.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
+
+import orjson
 
 from features.definitions import DAY_MS, FeatureConfig
 
@@ -25,22 +26,27 @@ class TerminalState:
     newest_day: int | None = None
     #: last source offset applied, per source topic (the stream worker's replay guard)
     offsets: dict[str, int] = field(default_factory=dict)
+    #: memo of the per-window transaction counts for one query day (not state: never serialised).
+    #: The windows of day D cover days before D only, so it stays valid until a transaction of an
+    #: earlier day arrives or days expire.
+    _counts_memo: tuple[int, FeatureConfig, list[int]] | None = field(default=None, compare=False, repr=False)
 
-    def to_json(self) -> str:
-        return json.dumps(
+    def to_json(self) -> bytes:
+        """Compact UTF-8 JSON (the changelog value); deterministic for equal states."""
+        return orjson.dumps(
             {
                 "d": sorted([day, count] for day, count in self.day_counts.items()),
                 "f": sorted([tx, day, rep] for tx, (day, rep) in self.frauds.items()),
                 "r": sorted([tx, day] for tx, day in self.recent_ids.items()),
                 "n": self.newest_day,
-                "o": dict(sorted(self.offsets.items())),
+                "o": self.offsets,
             },
-            separators=(",", ":"),
+            option=orjson.OPT_SORT_KEYS,
         )
 
     @classmethod
     def from_json(cls, text: str | bytes) -> TerminalState:
-        raw = json.loads(text)
+        raw = orjson.loads(text)
         return cls(
             {int(day): int(count) for day, count in raw["d"]},
             {tx: (int(day), int(rep)) for tx, day, rep in raw["f"]},
@@ -57,6 +63,8 @@ class TerminalState:
         if self.newest_day is not None and day < self.newest_day - config.terminal_retention_days:
             return False
         self.day_counts[day] = self.day_counts.get(day, 0) + 1
+        if self._counts_memo is not None and day < self._counts_memo[0]:
+            self._counts_memo = None
         if self.newest_day is None or day >= self.newest_day - config.terminal_dedup_days + 1:
             self.recent_ids[transaction_id] = day
         if self.newest_day is None or day > self.newest_day:
@@ -84,8 +92,11 @@ class TerminalState:
     def _expire(self, config: FeatureConfig) -> None:
         assert self.newest_day is not None
         keep_from = self.newest_day - config.terminal_retention_days
-        for day in [d for d in self.day_counts if d < keep_from]:
+        expired = [d for d in self.day_counts if d < keep_from]
+        for day in expired:
             del self.day_counts[day]
+        if expired:
+            self._counts_memo = None
         for tx in [t for t, (d, _) in self.frauds.items() if d < keep_from]:
             del self.frauds[tx]
         dedup_from = self.newest_day - config.terminal_dedup_days + 1
@@ -100,12 +111,19 @@ class TerminalState:
         """(transactions, frauds reported before ``ts_ms``) per window, in definition order."""
         day = ts_ms // DAY_MS
         counts, frauds = self.day_counts, self.frauds
-        out = []
-        for start, end in _windows(day, config):
-            count = sum(counts.get(d, 0) for d in range(start, end)) if counts else 0
-            fraud = sum(1 for d, rep in frauds.values() if start <= d < end and rep < ts_ms) if frauds else 0
-            out.append((count, fraud))
-        return out
+        windows = _windows(day, config)
+        memo = self._counts_memo
+        if memo is not None and memo[0] == day and memo[1] is config:
+            totals = memo[2]
+        else:
+            totals = [sum(counts.get(d, 0) for d in range(start, end)) if counts else 0 for start, end in windows]
+            self._counts_memo = (day, config, totals)
+        if not frauds:
+            return [(count, 0) for count in totals]
+        return [
+            (count, sum(1 for d, rep in frauds.values() if start <= d < end and rep < ts_ms))
+            for count, (start, end) in zip(totals, windows, strict=True)
+        ]
 
 
 def _windows(day: int, config: FeatureConfig) -> list[tuple[int, int]]:

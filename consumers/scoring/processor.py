@@ -218,7 +218,7 @@ class ScoringProcessor:
         for (table, key), partition in dirty.items():
             obj = cards[key] if table == CARD_TABLE else terminals[key]
             assert obj is not None
-            result.state_writes.append((table, key, obj.to_json().encode(), partition))
+            result.state_writes.append((table, key, obj.to_json(), partition))
             cache[(table, key)] = obj
             cache.move_to_end((table, key))
         while len(cache) > self.cache_size:

@@ -150,3 +150,21 @@ def test_applying_a_transaction_twice_does_not_double_count() -> None:
 
 def test_docs_feature_reference_is_generated_from_the_definitions() -> None:
     assert (PROJECT_ROOT / "docs" / "features.md").read_text() == markdown_table()
+
+
+def test_memoised_terminal_counts_see_a_late_transaction_of_an_earlier_day() -> None:
+    from features.definitions import DEFAULT_CONFIG
+    from features.terminal_state import TerminalState
+
+    state = TerminalState()
+    day = 100
+    for i in range(5):
+        state.apply_transaction(f"t{i}", (day - 2) * DAY_MS + i, DEFAULT_CONFIG)
+    state.apply_transaction("today", day * DAY_MS, DEFAULT_CONFIG)
+    before = state.window_counts(day * DAY_MS + HOUR_MS, DEFAULT_CONFIG)
+    assert state.window_counts(day * DAY_MS + 2 * HOUR_MS, DEFAULT_CONFIG) == before  # served from the memo
+    state.apply_transaction("late", (day - 2) * DAY_MS + 99, DEFAULT_CONFIG)  # an earlier day, arriving late
+    after = state.window_counts(day * DAY_MS + 3 * HOUR_MS, DEFAULT_CONFIG)
+    fresh = TerminalState.from_json(state.to_json()).window_counts(day * DAY_MS + 3 * HOUR_MS, DEFAULT_CONFIG)
+    assert after == fresh
+    assert sum(c for c, _ in after) > sum(c for c, _ in before)
