@@ -111,18 +111,18 @@ class TerminalState:
         """(transactions, frauds reported before ``ts_ms``) per window, in definition order."""
         day = ts_ms // DAY_MS
         counts, frauds = self.day_counts, self.frauds
-        windows = _windows(day, config)
         memo = self._counts_memo
         if memo is not None and memo[0] == day and memo[1] is config:
             totals = memo[2]
         else:
-            totals = [sum(counts.get(d, 0) for d in range(start, end)) if counts else 0 for start, end in windows]
+            totals = [sum(counts.get(d, 0) for d in range(start, end)) if counts else 0
+                      for start, end in _windows(day, config)]  # fmt: skip
             self._counts_memo = (day, config, totals)
-        if not frauds:
+        if not frauds:  # the common case: the window bounds are not needed again
             return [(count, 0) for count in totals]
         return [
             (count, sum(1 for d, rep in frauds.values() if start <= d < end and rep < ts_ms))
-            for count, (start, end) in zip(totals, windows, strict=True)
+            for count, (start, end) in zip(totals, _windows(day, config), strict=True)
         ]
 
 
