@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import get_args
-
 from prometheus_client import Counter, Gauge, Histogram
 
-from schemas.codec import DecodeReason
+from consumers.scoring.processor import DEAD_LETTER_REASONS
 
 EVENTS = Counter("fraudstream_worker_events_total", "Records consumed, by source topic kind.", ["kind"])
 DECISIONS = Counter("fraudstream_worker_decisions_total", "Decisions emitted, by outcome.", ["decision"])
@@ -43,7 +41,6 @@ SHADOW_RECALL = Gauge(
 #: every outcome and dead-letter reason is exported from the start (at 0), so rates and shares
 #: over them return data before the first DECLINE or the first bad record (Prometheus practice)
 OUTCOMES = ("APPROVE", "REVIEW", "DECLINE")
-DEAD_LETTER_REASONS = (*get_args(DecodeReason), "invalid", "key_mismatch", "future_event_time")
 for _outcome in OUTCOMES:
     DECISIONS.labels(_outcome)
 for _reason in DEAD_LETTER_REASONS:

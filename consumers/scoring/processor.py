@@ -25,7 +25,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol, get_args
 
 import numpy as np
 from pydantic import ValidationError
@@ -36,10 +36,14 @@ from features.definitions import DAY_MS, DEFAULT_CONFIG, FeatureConfig
 from features.engine import LabelView, TransactionView, categorical_features, transaction_features
 from features.terminal_state import TerminalState, terminal_features
 from fraudstream.settings import TopicNames
-from schemas.codec import AvroCodec, DecodeError
+from schemas.codec import AvroCodec, DecodeError, DecodeReason
 from schemas.models import Label, Transaction
 
 CARD_TABLE, TERMINAL_TABLE = "card", "terminal"
+#: why a record went to the dead-letter topic (its ``error_type`` header): a decode failure, or
+#: one of the worker's own checks; mypy holds every call to this list
+ValidationReason = Literal["invalid", "key_mismatch", "future_event_time"]
+DEAD_LETTER_REASONS: tuple[str, ...] = (*get_args(DecodeReason), *get_args(ValidationReason))
 MAX_ERROR_MESSAGE = 1000
 
 
@@ -229,7 +233,9 @@ class ScoringProcessor:
 
     # -- decoding ------------------------------------------------------------------------------
 
-    def _dead_letter(self, event: InputEvent, result: BatchResult, reason: str, message: str) -> None:
+    def _dead_letter(
+        self, event: InputEvent, result: BatchResult, reason: DecodeReason | ValidationReason, message: str
+    ) -> None:
         headers = [
             ("error_type", reason.encode()),
             ("error_message", message[:MAX_ERROR_MESSAGE].encode()),
