@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from fraudstream.logs import configure_logging
 from fraudstream.settings import FraudstreamSettings
 
 
@@ -32,6 +34,8 @@ def _settings(args: argparse.Namespace) -> FraudstreamSettings:
     overrides: dict[str, Any] = {}
     if getattr(args, "bootstrap_servers", None):
         overrides["bootstrap_servers"] = args.bootstrap_servers
+    if getattr(args, "log_format", None):
+        overrides["log_format"] = args.log_format
     return FraudstreamSettings(**overrides)
 
 
@@ -310,6 +314,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from prometheus_client import start_http_server
 
     from consumers.scoring.app import WorkerConfig, build_app, tune_gc
+    from fraudstream.logs import logging_config
     from fraudstream.topics import ensure_topics
 
     settings = _settings(args)
@@ -327,13 +332,17 @@ def cmd_worker(args: argparse.Namespace) -> int:
         shadow=args.shadow,
         data_dir=str(settings.home / "worker" / args.app_id),
     )
-    print(f"worker settings: {config}", flush=True)
+    # logged before Faust takes over logging, at the start-up level (info), as JSON in production
+    logging.getLogger("fraudstream.worker").info(f"worker settings: {config}")
     ensure_topics(settings.bootstrap_servers, settings.topics.model_dump().values(), settings.partitions)
     if args.metrics_port:
         start_http_server(args.metrics_port)
     tune_gc()  # process-wide: only the worker process holds the big state
     app = build_app(config)
-    worker = faust.Worker(app, loglevel=args.log_level, quiet=True)
+    # Faust's worker replaces the root handlers with its own; hand it ours (JSON lines in production)
+    worker = faust.Worker(
+        app, loglevel=args.log_level, quiet=True, logging_config=logging_config(settings.log_format, args.log_level)
+    )
     worker.execute_from_commandline()  # returns on SIGTERM/SIGINT after a clean stop
     return 0
 
@@ -359,7 +368,7 @@ def cmd_drift(args: argparse.Namespace) -> int:
         close_idle_after=args.close_idle_after,
         stop_idle_after=args.stop_idle_after,
     )
-    print(f"drift settings: {config}", flush=True)
+    logging.getLogger("fraudstream.drift").info(f"drift settings: {config}")
     ensure_topics(settings.bootstrap_servers, [config.decisions_topic, config.reports_topic], settings.partitions)
     if args.metrics_port:
         start_http_server(args.metrics_port)
@@ -388,7 +397,9 @@ def cmd_lag_exporter(args: argparse.Namespace) -> int:
         f"{args.drift_group}={topics.decisions}",
     ]
     targets = parse_targets(specs)
-    print(f"lag exporter: {', '.join(specs)} every {args.interval:g} s on :{args.port}/metrics", flush=True)
+    logging.getLogger("fraudstream.lag").info(
+        f"lag exporter: {', '.join(specs)} every {args.interval:g} s on :{args.port}/metrics"
+    )
     start_http_server(args.port)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -405,6 +416,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fraudstream", description=__doc__.split("\n\n")[0])
     parser.add_argument("--bootstrap-servers", help="Kafka bootstrap servers (env FRAUDSTREAM_BOOTSTRAP_SERVERS)")
+    parser.add_argument(
+        "--log-format", choices=["text", "json"], help="text, or one JSON object a line (env FRAUDSTREAM_LOG_FORMAT)"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     kafka = sub.add_parser("kafka", help="run the local single-node KRaft broker")
@@ -556,6 +570,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    try:
+        settings = _settings(args)
+    except ValueError as exc:  # a bad FRAUDSTREAM_* variable: pydantic names it and the value
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_format, settings.log_level)
     try:
         code: int = args.func(args)
     except KeyboardInterrupt:

@@ -8,9 +8,12 @@ flags override them. Topic names live here and nowhere else.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from fraudstream.logs import LogFormat
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -44,3 +47,7 @@ class FraudstreamSettings(BaseSettings):
     model_store: str | None = None
     #: Partitions for topics the project creates itself.
     partitions: int = Field(default=3, ge=1, le=1000)
+    #: ``text`` for people, ``json`` (one object a line) for log collectors: see fraudstream/logs.py.
+    log_format: LogFormat = "text"
+    #: Level of every process but the worker, which has its own ``--log-level`` (Faust is chatty at info).
+    log_level: Literal["debug", "info", "warning", "error"] = "info"

@@ -87,3 +87,12 @@ def test_the_compose_replay_keeps_event_time_in_the_past() -> None:
     assert "--speedup" in command
     assert "--end-at-now" in command
     assert "--shift-to-now" not in command
+
+
+def test_app_services_log_json_lines_that_the_settings_accept() -> None:
+    from fraudstream.settings import FraudstreamSettings
+
+    for name in ("producer", "worker", "drift", "lag-exporter"):
+        env = SERVICES[name]["environment"]
+        assert env["FRAUDSTREAM_LOG_FORMAT"] == "json", name
+        assert FraudstreamSettings(log_format=env["FRAUDSTREAM_LOG_FORMAT"]).log_format == "json"

@@ -31,7 +31,7 @@ from confluent_kafka import Producer
 
 from consumers.scoring import metrics
 from consumers.scoring.model_watch import ModelWatch
-from consumers.scoring.processor import CARD_TABLE, InputEvent, ScoringProcessor, StateAccess
+from consumers.scoring.processor import CARD_TABLE, InputEvent, OutputMessage, ScoringProcessor, StateAccess
 from features.definitions import feature_names
 from fraudstream.settings import TopicNames
 from fraudstream.topics import PRODUCER_DEFAULTS
@@ -119,6 +119,30 @@ def bound_fetch_wait(app: faust.App, max_wait_ms: int) -> None:
     app.transport.Consumer = BoundedWaitConsumer  # type: ignore[misc]  # this app's transport only
 
 
+#: Dead letters logged one by one per batch; the rest of a batch is one summary line (a flood of
+#: garbage must not become a flood of logs: the DLQ topic and its counter hold every one).
+DEAD_LETTERS_LOGGED_PER_BATCH = 10
+
+
+def log_dead_letters(dead_letters: list[OutputMessage], reasons: list[str]) -> None:
+    """A warning per dead letter, with where it came from; never the payload or its key."""
+    for message, reason in zip(dead_letters[:DEAD_LETTERS_LOGGED_PER_BATCH], reasons, strict=False):
+        headers = {name: value.decode(errors="replace") for name, value in message.headers}
+        log.warning(
+            f"dead-lettered: {reason}",
+            extra={
+                "reason": reason,
+                "topic": headers.get("source_topic"),
+                "partition": int(headers.get("source_partition", -1)),
+                "offset": int(headers.get("source_offset", -1)),
+                "error": headers.get("error_message", "")[:300],
+            },
+        )
+    if len(dead_letters) > DEAD_LETTERS_LOGGED_PER_BATCH:
+        more = len(dead_letters) - DEAD_LETTERS_LOGGED_PER_BATCH
+        log.warning(f"dead-lettered {more} more events in this batch", extra={"dead_letters": more})
+
+
 def build_app(config: WorkerConfig) -> faust.App:
     Path(config.data_dir).mkdir(parents=True, exist_ok=True)
     app = faust.App(
@@ -197,6 +221,7 @@ def build_app(config: WorkerConfig) -> faust.App:
             for message, reason in zip(result.dead_letters, result.dead_letter_reasons, strict=True):
                 fast.produce(config.topics.dlq, message.value or b"", message.key, headers=list(message.headers))
                 metrics.DEAD_LETTERS.labels(reason).inc()
+            log_dead_letters(result.dead_letters, result.dead_letter_reasons)
             for table_name, key, value, partition in result.state_writes:
                 table = changelogs[table_name]
                 table.data[key] = value  # local store; the changelog record goes out below

@@ -44,9 +44,15 @@ class ModelWatch:
                 return False
             model = self.registry.load(version)
         except (RegistryError, OSError) as exc:  # keep scoring with the model we have
-            log.error(f"model reload failed, keeping {self.current.version}: {exc}")
+            log.error(
+                f"model reload failed, keeping {self.current.version}: {exc}",
+                extra={"model_version": self.current.version},
+            )
             return False
-        log.info(f"model {self.alias} moved: {self.current.version} -> {model.version}")
+        log.warning(  # not an error, but operators want it at the worker's default level
+            f"model {self.alias} moved: {self.current.version} -> {model.version}",
+            extra={"model_version": model.version, "previous_version": self.current.version},
+        )
         self.current = model
         if self.on_change:
             self.on_change(model)

@@ -196,7 +196,7 @@ def test_bad_input_lands_in_the_dead_letter_topic_and_valid_events_around_it_are
     mixed += [e for _, e in flat]
     produce(bootstrap_servers, mixed)
     worker = WorkerProcess(bootstrap_servers, topics, scenario["store"], f"bad-{topics.dlq[-8:]}",
-                           scenario["root"]).start()  # fmt: skip
+                           scenario["root"], env={"FRAUDSTREAM_LOG_FORMAT": "json"}).start()  # fmt: skip
     try:
 
         def all_out() -> bool:
@@ -232,6 +232,17 @@ def test_bad_input_lands_in_the_dead_letter_topic_and_valid_events_around_it_are
             assert f'fraudstream_worker_dead_letters_total{{reason="{reason}"}} {float(count)}' in text
     finally:
         worker.stop()
+    # production log format: every line one JSON object; each dead letter says where it came from
+    lines = [json.loads(line) for line in worker.log_path.read_text().splitlines() if line.strip()]
+    assert lines
+    assert all({"ts", "level", "logger", "message"} <= set(line) for line in lines)
+    logged = [line for line in lines if line["message"].startswith("dead-lettered: ")]
+    assert sorted(line["reason"] for line in logged) == sorted(r for r, n in expected.items() for _ in range(n))
+    assert all(line["topic"] == topics.transactions and line["partition"] in range(3) for line in logged)
+    assert sorted(line["offset"] for line in logged) == sorted(int(dict(m.headers())["source_offset"]) for m in letters)
+    assert any(line["message"].startswith("worker settings: ") for line in lines)
+    cards = set(scenario["dataset"].transactions["card_id"])
+    assert not [line for line in lines if any(card in json.dumps(line) for card in cards)], "card ids in logs"
 
 
 def test_promoting_a_model_mid_stream_switches_later_decisions_without_gap_or_duplicate(

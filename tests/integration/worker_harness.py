@@ -35,10 +35,12 @@ class WorkerProcess:
         home: Path,
         *extra: str,
         partitions: int = 3,
+        env: dict[str, str] | None = None,
     ):
         self.partitions = partitions
         self.bootstrap, self.topics, self.store_uri, self.app_id, self.home = bootstrap, topics, store_uri, app_id, home
         self.extra = extra
+        self.env = env or {}
         self.metrics_port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
@@ -54,6 +56,7 @@ class WorkerProcess:
             "FRAUDSTREAM_HOME": str(self.home),
             "FRAUDSTREAM_PARTITIONS": str(self.partitions),
             **self.topics.as_env(),
+            **self.env,
         }
         command = [sys.executable, "-m", "fraudstream.cli", "worker", "--store", self.store_uri, "--app-id",
                    self.app_id, "--batch-wait", "0.02", "--reload-interval", "0.5", "--metrics-port",

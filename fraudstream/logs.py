@@ -1,0 +1,128 @@
+"""Log output of every fraudstream process: text for people, one JSON object a line in production.
+
+``FRAUDSTREAM_LOG_FORMAT=json`` (or ``--log-format json``; docker-compose sets it) makes each
+record one line such as::
+
+    {"ts": "2026-11-22T06:01:02.345Z", "level": "warning", "logger": "fraudstream.worker",
+     "message": "dead-lettered: bad_amount", "topic": "transactions", "partition": 2, "offset": 1881}
+
+Context goes in ``extra=`` (``log.warning("...", extra={"topic": t, "partition": p, "offset": o})``)
+and becomes top-level keys. Whatever the format, digit runs that look like a payment card number
+(13-19 digits, spaces or dashes allowed, Luhn-valid) are masked to their last four digits before anything is
+written: the pipeline only carries tokenised ``card_id`` values and never logs them, and this
+guards against a PAN arriving in an error message (a bad event's text, an exception) all the same.
+
+The worker hands :func:`logging_config` to Faust's worker (which otherwise installs its own
+coloured handler); the other processes call :func:`configure_logging`.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.config
+import re
+import time
+from typing import Any, Literal
+
+import orjson
+
+LogFormat = Literal["text", "json"]
+
+#: 13-19 digits, optionally grouped by single spaces or dashes, not inside a longer digit run.
+_PAN = re.compile(r"(?<!\d)\d(?:[ -]?\d){8,14}[ -]?(\d{4})(?!\d)")
+#: Attributes every LogRecord has; anything else came from ``extra=`` and is logged as a field.
+_STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime", "taskName"}
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def _luhn_valid(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch) * (2 if i % 2 else 1)
+        total += d - 9 if d > 9 else d
+    return total % 10 == 0
+
+
+def _mask(match: re.Match[str]) -> str:
+    digits = re.sub(r"[ -]", "", match.group(0))
+    return "*" * 12 + match.group(1) if _luhn_valid(digits) else match.group(0)
+
+
+def mask_card_numbers(text: str) -> str:
+    """``"card 4111 1111 1111 1111 declined"`` -> ``"card ************1111 declined"``.
+
+    Only runs that pass the Luhn check (as every card number does) are masked, so most other long
+    numbers (epoch milliseconds, offsets) stay readable; the worker logs times as ISO text anyway.
+    """
+    return _PAN.sub(_mask, text)
+
+
+class RedactCardNumbers(logging.Filter):
+    """Masks card-number-like digit runs in the message (arguments merged in) and in extras."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = mask_card_numbers(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        for key, value in list(record.__dict__.items()):
+            if key not in _STANDARD and isinstance(value, str):
+                setattr(record, key, mask_card_numbers(value))
+        return True
+
+
+class TextFormatter(logging.Formatter):
+    """The standard text line; tracebacks masked too (the filter sees only the message)."""
+
+    def formatException(self, ei: Any) -> str:  # noqa: N802 - logging's name
+        return mask_card_numbers(super().formatException(ei))
+
+
+class JsonLineFormatter(logging.Formatter):
+    """One JSON object per record: ts (UTC, ms), level, logger, message, extras, error."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD and key not in line:
+                line[key] = value
+        if record.exc_info:
+            line["error"] = mask_card_numbers(self.formatException(record.exc_info))
+        return orjson.dumps(line, default=str).decode()
+
+
+def logging_config(fmt: LogFormat, level: str | int = "INFO") -> dict[str, Any]:
+    """A :func:`logging.config.dictConfig` for ``fmt``: one stderr handler on the root logger."""
+    if fmt not in ("text", "json"):
+        raise ValueError(f"unknown log format {fmt!r}; use 'text' or 'json'")
+    level = logging.getLevelName(level.upper()) if isinstance(level, str) else level
+    formatter: dict[str, Any] = (
+        {"()": JsonLineFormatter}
+        if fmt == "json"
+        else {"()": TextFormatter, "format": TEXT_FORMAT, "datefmt": "%Y-%m-%dT%H:%M:%S"}
+    )
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"redact": {"()": RedactCardNumbers}},
+        "formatters": {"default": formatter},
+        "handlers": {
+            "default": {
+                "class": "logging.StreamHandler",
+                "stream": "ext://sys.stderr",
+                "formatter": "default",
+                "filters": ["redact"],
+                "level": level,
+            }
+        },
+        "root": {"level": level, "handlers": ["default"]},
+    }
+
+
+def configure_logging(fmt: LogFormat, level: str | int = "INFO") -> None:
+    logging.config.dictConfig(logging_config(fmt, level))
