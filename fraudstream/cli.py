@@ -516,7 +516,9 @@ def build_parser() -> argparse.ArgumentParser:
     wk = sub.add_parser("worker", help="run the Faust scoring worker")
     wk.add_argument("--store", help=store_help)
     wk.add_argument("--app-id", default="fraudstream-scoring", help="Faust app id (consumer group, table names)")
-    wk.add_argument("--state-store", default="memory://", help="Faust table store: memory:// or rocksdb://")
+    wk.add_argument(
+        "--state-store", default="rocksdb://", help="Faust table store: rocksdb:// (production) or memory:// (tests)"
+    )
     wk.add_argument("--batch-size", type=int, default=1000, help="micro-batch size (take_events max)")
     wk.add_argument("--batch-wait", type=float, default=0.05, help="seconds to wait to fill a micro-batch")
     wk.add_argument(

@@ -28,10 +28,18 @@ from typing import Any
 
 import faust
 from confluent_kafka import Producer
+from faust.types import TP
 
 from consumers.scoring import metrics
 from consumers.scoring.model_watch import ModelWatch
-from consumers.scoring.processor import CARD_TABLE, InputEvent, OutputMessage, ScoringProcessor, StateAccess
+from consumers.scoring.processor import (
+    CARD_TABLE,
+    TERMINAL_TABLE,
+    InputEvent,
+    OutputMessage,
+    ScoringProcessor,
+    StateAccess,
+)
 from features.definitions import feature_names
 from fraudstream.settings import TopicNames
 from fraudstream.topics import PRODUCER_DEFAULTS
@@ -60,15 +68,50 @@ class WorkerConfig:
     fetch_max_wait: float = 0.05
 
 
+class PartitionStore:
+    """One Faust table's local store, read and written by explicit partition.
+
+    Faust's RocksDB store (one database per partition) picks the database from the *current
+    event*; in a batch that is whichever event the stream yielded last, so a plain
+    ``table[key] = value`` would file a card under another partition's database, and a read would
+    miss it. The memory store is one dict and ignores the partition. ``_db_for_partition`` is
+    the RocksDB store's private accessor: this class is the one place that uses it, and the
+    RocksDB integration test (restart from the stores) fails without it.
+    """
+
+    def __init__(self, table: Any) -> None:
+        self.table = table
+        self.store = table.data
+        self.rocksdb = hasattr(self.store, "_db_for_partition")
+
+    def get(self, key: bytes, partition: int) -> bytes | None:
+        if self.rocksdb:
+            value: bytes | None = self.store._db_for_partition(partition).get(key)
+            return value
+        return self.store.get(key)  # type: ignore[no-any-return]
+
+    def put(self, key: bytes, value: bytes, partition: int) -> None:
+        if self.rocksdb:
+            self.store._db_for_partition(partition).put(key, value)
+            self.store._key_index[key] = partition
+        else:
+            self.store[key] = value
+
+    def set_changelog_offset(self, partition: int, offset: int) -> None:
+        """Remember how far the local store matches the changelog, so a restart on this machine
+        reads only the changelog after ``offset`` instead of all of it (RocksDB only)."""
+        if self.rocksdb:
+            self.store.set_persisted_offset(TP(self.table.changelog_topic.get_topic_name(), partition), offset)
+
+
 class TableState:
     """:class:`StateAccess` over the two Faust tables."""
 
-    def __init__(self, cards: Any, terminals: Any) -> None:
-        self.tables = {CARD_TABLE: cards, "terminal": terminals}
+    def __init__(self, stores: dict[str, PartitionStore]) -> None:
+        self.stores = stores
 
-    def get(self, table: str, key: bytes) -> bytes | None:
-        value: bytes | None = self.tables[table].get(key)
-        return value
+    def get(self, table: str, key: bytes, partition: int) -> bytes | None:
+        return self.stores[table].get(key, partition)
 
 
 def _check_features(model: LoadedModel) -> None:
@@ -182,7 +225,15 @@ def build_app(config: WorkerConfig) -> faust.App:
         raise ValueError(f"unknown shadow model {config.shadow!r}; use 'river'")
     state: dict[str, Any] = {}
     fast = Producer({"bootstrap.servers": config.bootstrap_servers, **PRODUCER_DEFAULTS, "linger.ms": 2})
-    changelogs = {CARD_TABLE: cards, "terminal": terminals}
+    stores = {CARD_TABLE: PartitionStore(cards), TERMINAL_TABLE: PartitionStore(terminals)}
+    changelog_topics = {name: store.table.changelog_topic.get_topic_name() for name, store in stores.items()}
+
+    def note_offset(delivered: dict[tuple[str, int], int], table_name: str) -> Any:
+        def on_delivery(error: Any, message: Any) -> None:  # runs in the flushing thread
+            if error is None:
+                delivered[(table_name, message.partition())] = message.offset()
+
+        return on_delivery
 
     def clear_cache(*args: Any, **kwargs: Any) -> None:
         processor = state.get("processor")
@@ -198,7 +249,7 @@ def build_app(config: WorkerConfig) -> faust.App:
             watch = ModelWatch(registry, interval=config.reload_interval, on_change=on_model)
             state["processor"] = ScoringProcessor(config.topics, watch, config.partitions, shadow=shadow)
         processor: ScoringProcessor = state["processor"]
-        table_state: StateAccess = TableState(cards, terminals)
+        table_state: StateAccess = TableState(stores)
         async for events in stream.take_events(config.batch_size, within=config.batch_wait):
             started = time.perf_counter()
             # before the batch: a promotion applies to every batch that starts after it is seen
@@ -222,10 +273,16 @@ def build_app(config: WorkerConfig) -> faust.App:
                 fast.produce(config.topics.dlq, message.value or b"", message.key, headers=list(message.headers))
                 metrics.DEAD_LETTERS.labels(reason).inc()
             log_dead_letters(result.dead_letters, result.dead_letter_reasons)
-            for table_name, key, value, partition in result.state_writes:
-                table = changelogs[table_name]
-                table.data[key] = value  # local store; the changelog record goes out below
-                fast.produce(table.changelog_topic.get_topic_name(), value, key, partition=partition)
+            last_write: dict[tuple[str, int], int] = {}
+            for i, (table_name, _, _, partition) in enumerate(result.state_writes):
+                last_write[(table_name, partition)] = i
+            delivered: dict[tuple[str, int], int] = {}
+            for i, (table_name, key, value, partition) in enumerate(result.state_writes):
+                topic = changelog_topics[table_name]
+                if last_write[(table_name, partition)] == i:  # a partition's records arrive in order
+                    fast.produce(topic, value, key, partition=partition, on_delivery=note_offset(delivered, table_name))
+                else:
+                    fast.produce(topic, value, key, partition=partition)
             fast.poll(0)
             # durable before take_events acks (and Faust later commits) this batch's offsets
             remaining = await asyncio.get_running_loop().run_in_executor(None, fast.flush, 60.0)
@@ -234,6 +291,13 @@ def build_app(config: WorkerConfig) -> faust.App:
                 # not durable; leaving at once keeps them uncommitted for the restarted worker.
                 log.critical(f"{remaining} outputs undelivered after 60 s; exiting before offsets are committed")
                 os._exit(70)
+            # The local store follows the changelog, never runs ahead of it: a store restored on
+            # restart then holds only what the changelog holds (the processor's cache serves reads
+            # of this batch's keys meanwhile).
+            for table_name, key, value, partition in result.state_writes:
+                stores[table_name].put(key, value, partition)
+            for (table_name, partition), offset in delivered.items():
+                stores[table_name].set_changelog_offset(partition, offset)
             now = time.time()
             for scored in result.scored:
                 metrics.DECISIONS.labels(scored.decision).inc()

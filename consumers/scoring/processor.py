@@ -87,7 +87,8 @@ class BatchResult:
 
 
 class StateAccess(Protocol):
-    def get(self, table: str, key: bytes) -> bytes | None: ...
+    def get(self, table: str, key: bytes, partition: int) -> bytes | None:
+        """The stored value of ``key``, which lives in changelog partition ``partition``."""
 
 
 class DictState:
@@ -96,7 +97,7 @@ class DictState:
     def __init__(self) -> None:
         self.tables: dict[str, dict[bytes, bytes]] = {CARD_TABLE: {}, TERMINAL_TABLE: {}}
 
-    def get(self, table: str, key: bytes) -> bytes | None:
+    def get(self, table: str, key: bytes, partition: int) -> bytes | None:
         return self.tables[table].get(key)
 
     def write(self, result: BatchResult) -> None:
@@ -158,12 +159,12 @@ class ScoringProcessor:
 
         cache = self.cache
 
-        def card(card_id: str) -> CardState:
+        def card(card_id: str, partition: int) -> CardState:
             key = card_id.encode()
             if key not in cards:
                 cached = cache.get((CARD_TABLE, key))
                 if cached is None:
-                    raw = state.get(CARD_TABLE, key)
+                    raw = state.get(CARD_TABLE, key, partition)
                     cached = CardState.from_json(raw) if raw else CardState()
                 cards[key] = cached  # type: ignore[assignment]
             return cards[key]
@@ -173,7 +174,7 @@ class ScoringProcessor:
             if key not in terminals or (create and terminals[key] is None):
                 cached = cache.get((TERMINAL_TABLE, key))
                 if cached is None:
-                    raw = state.get(TERMINAL_TABLE, key)
+                    raw = state.get(TERMINAL_TABLE, key, partition)
                     cached = TerminalState.from_json(raw) if raw else (TerminalState() if create else None)
                 terminals[key] = cached  # type: ignore[assignment]
             return terminals[key]
@@ -185,7 +186,7 @@ class ScoringProcessor:
                 if label is None:
                     continue
                 result.labels += 1
-                if card(label.card_id).apply_label(
+                if card(label.card_id, event.partition).apply_label(
                     label.transaction_id, label.ts_ms, label.reported_at_ms, label.is_fraud, self.config
                 ):
                     dirty[(CARD_TABLE, label.card_id.encode())] = event.partition
@@ -201,7 +202,7 @@ class ScoringProcessor:
             tx = self._decode_transaction(event, result, now_ms)
             if tx is None:
                 continue
-            card_state = card(tx.card_id)
+            card_state = card(tx.card_id, event.partition)
             partials = [s for p in range(self.partitions) if (s := terminal(tx.terminal_id, p, create=False))]
             vector = (
                 transaction_features(tx)

@@ -13,6 +13,7 @@ import pytest
 from confluent_kafka import TopicPartition
 from confluent_kafka.admin import AdminClient
 
+from consumers.topic_audit import end_offsets, read_topic
 from features.batch import compute_features
 from features.definitions import FEATURE_NAMES
 from fraudstream.settings import TopicNames
@@ -123,22 +124,24 @@ def test_clean_run_gives_exactly_one_decision_per_transaction_matching_batch_fea
         future = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(worker.app_id)])[worker.app_id]
         committed = {(tp.topic, tp.partition): tp.offset for tp in future.result().topic_partitions}
         for topic in (topics.transactions, topics.labels):
-            from consumers.topic_audit import end_offsets
-
             for partition, end in end_offsets(bootstrap_servers, topic).items():
                 assert committed.get((topic, partition)) == end, (topic, partition, committed)
     finally:
         worker.stop()
 
 
+@pytest.mark.parametrize("store", ["memory://", "rocksdb://"])
 def test_kill_minus_nine_during_replay_loses_nothing_and_duplicates_are_identical(
-    scenario, bootstrap_servers, topic_factory, record_property
+    scenario, bootstrap_servers, topic_factory, record_property, store: str
 ) -> None:
+    """memory://: state comes back from the changelogs alone; rocksdb://: from the local store
+    plus the changelog records it had not persisted."""
     topics = _topics(topic_factory, EXACT)
     produce(bootstrap_servers, _labels_first(scenario["dataset"], topics))
     n = len(scenario["dataset"].transactions)
     worker = WorkerProcess(bootstrap_servers, topics, scenario["store"], f"crash-{topics.decisions[-8:]}",
-                           scenario["root"], "--batch-size", "200", partitions=EXACT)  # fmt: skip
+                           scenario["root"], "--batch-size", "200", "--state-store", store,
+                           partitions=EXACT)  # fmt: skip
     try:
         for fraction in (0.2, 0.45, 0.7):
             worker.start()
@@ -155,8 +158,8 @@ def test_kill_minus_nine_during_replay_loses_nothing_and_duplicates_are_identica
         wait_for(complete, 300, "a decision for every transaction after three kill -9", worker)
         stats = _check_against_batch(scenario, decisions(bootstrap_servers, topics.decisions))
         record_property("duplicates_after_3_kills", stats["duplicates"])
-        print(f"crash test: {json.dumps(stats)} after {worker.starts} starts")
-        (Path(scenario["root"]) / "crash_stats.json").write_text(json.dumps(stats))
+        print(f"crash test ({store}): {json.dumps(stats)} after {worker.starts} starts")
+        (Path(scenario["root"]) / f"crash_stats_{store[:-3]}.json").write_text(json.dumps(stats))
     finally:
         worker.stop()
 
@@ -283,3 +286,66 @@ def test_promoting_a_model_mid_stream_switches_later_decisions_without_gap_or_du
     finally:
         registry.set_alias("production", old)
         worker.stop()
+
+
+CARD_FEATURES = [name for name in FEATURE_NAMES if name.startswith("card_")]
+
+
+def test_rocksdb_store_files_each_key_under_its_partition_and_a_restart_resumes_from_it(
+    scenario, bootstrap_servers, topic_factory
+) -> None:
+    """Production store, three partitions: stop after half the replay, check the RocksDB files,
+    restart on the same machine, finish. Card features depend on the card's own partition only,
+    so they must equal the batch computation exactly; a key filed under the wrong partition's
+    database, or a store that lost what the changelog holds, would break them after the restart."""
+    from rocksdict import AccessType, Options, Rdict
+
+    topics = _topics(topic_factory, 3)
+    events = _labels_first(scenario["dataset"], topics)
+    n = len(scenario["dataset"].transactions)
+    first = len(events) - n // 2  # every label and the first half of the transactions
+    produce(bootstrap_servers, events[:first])
+    app_id = f"rocks-{topics.decisions[-8:]}"
+    worker = WorkerProcess(bootstrap_servers, topics, scenario["store"], app_id, scenario["root"],
+                           "--state-store", "rocksdb://")  # fmt: skip
+    try:
+        worker.start()
+        half = n - n // 2
+        wait_for(lambda: topic_size(bootstrap_servers, topics.decisions) >= half, 180, "first half", worker)
+        worker.signal(signal.SIGTERM)
+        assert worker.wait(60) == 0, worker.log_tail()
+
+        # each card is stored in the database of the partition its transactions arrive on
+        _, source = read_topic(bootstrap_servers, topics.transactions, "Transaction", keep_records=True)
+        partition_of = {r.key: r.partition for r in source}
+        data_dir = Path(scenario["root"]) / "worker" / app_id
+        changelog = f"{app_id}-card-state-changelog"
+        changelog_end = end_offsets(bootstrap_servers, changelog)
+        seen: dict[bytes, int] = {}
+        for partition in range(3):
+            (path,) = data_dir.rglob(f"card-state-{partition}.db")
+            db = Rdict(str(path), Options(raw_mode=True), access_type=AccessType.read_only())
+            try:
+                for key in db.keys():  # noqa: SIM118 - Rdict iterates items
+                    if key.startswith(b"card_"):
+                        assert key not in seen, f"{key!r} in partitions {seen[key]} and {partition}"
+                        seen[key] = partition
+                # the store knows how far it matches the changelog: a restart reads only the rest
+                assert int(db[b"__faust\0offset__"]) == changelog_end[partition] - 1
+            finally:
+                db.close()
+        assert seen == partition_of
+
+        produce(bootstrap_servers, events[first:])
+        worker.start()
+        wait_for(lambda: topic_size(bootstrap_servers, topics.decisions) >= n, 180, "all decisions", worker)
+    finally:
+        worker.stop()
+    got = decisions(bootstrap_servers, topics.decisions)
+    assert sorted(d["transaction_id"] for d in got) == sorted(scenario["dataset"].transactions["transaction_id"])
+    dataset = scenario["dataset"]
+    features = scenario["features"].set_axis(dataset.transactions.loc[scenario["features"].index, "transaction_id"])
+    streamed = np.array([[d["features"][name] for name in CARD_FEATURES] for d in got])
+    batch = features.loc[[d["transaction_id"] for d in got], CARD_FEATURES].to_numpy()
+    differing = {CARD_FEATURES[i] for i in np.argwhere(~np.isclose(streamed, batch, rtol=1e-9, atol=1e-9))[:, 1]}
+    assert not differing, f"card features differ from batch after the restart: {sorted(differing)}"
