@@ -182,13 +182,18 @@ class AvroCodec:
                 "wrong_schema",
                 f"Message was written as {writer.get('name')}, expected {self.record_name}.",
             )
+        if fingerprint == self.fingerprint:  # the common case: no schema resolution needed
+            return self.decode_body(data[HEADER_SIZE:], None)
         return self.decode_body(data[HEADER_SIZE:], writer)
 
-    def decode_body(self, body: bytes, writer: Mapping[str, Any]) -> dict[str, Any]:
-        """Decode an unframed Avro body written with the parsed schema ``writer``."""
+    def decode_body(self, body: bytes, writer: Mapping[str, Any] | None) -> dict[str, Any]:
+        """Decode an unframed Avro body written with the parsed schema ``writer`` (None: this codec's)."""
         buffer = io.BytesIO(body)
         try:
-            record = fastavro.schemaless_reader(buffer, dict(writer), self.schema)
+            if writer is None:
+                record = fastavro.schemaless_reader(buffer, self.schema, None)
+            else:
+                record = fastavro.schemaless_reader(buffer, dict(writer), self.schema)
         except Exception as exc:  # fastavro raises EOFError, ValueError, UnicodeError, ...
             raise DecodeError(
                 "malformed_body",

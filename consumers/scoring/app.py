@@ -90,12 +90,21 @@ class PartitionStore:
             return value
         return self.store.get(key)  # type: ignore[no-any-return]
 
-    def put(self, key: bytes, value: bytes, partition: int) -> None:
-        if self.rocksdb:
-            self.store._db_for_partition(partition).put(key, value)
-            self.store._key_index[key] = partition
-        else:
-            self.store[key] = value
+    def put_many(self, writes: list[tuple[bytes, bytes, int]]) -> None:
+        """Store ``(key, value, partition)`` writes: one RocksDB write batch per partition."""
+        if not self.rocksdb:
+            for key, value, _ in writes:
+                self.store[key] = value
+            return
+        from rocksdict import WriteBatch
+
+        batches: dict[int, Any] = {}
+        for key, value, partition in writes:
+            if partition not in batches:
+                batches[partition] = WriteBatch(raw_mode=True)
+            batches[partition].put(key, value)
+        for partition, batch in batches.items():
+            self.store._db_for_partition(partition).write(batch)
 
     def set_changelog_offset(self, partition: int, offset: int) -> None:
         """Remember how far the local store matches the changelog, so a restart on this machine
@@ -294,8 +303,11 @@ def build_app(config: WorkerConfig) -> faust.App:
             # The local store follows the changelog, never runs ahead of it: a store restored on
             # restart then holds only what the changelog holds (the processor's cache serves reads
             # of this batch's keys meanwhile).
+            by_table: dict[str, list[tuple[bytes, bytes, int]]] = {name: [] for name in stores}
             for table_name, key, value, partition in result.state_writes:
-                stores[table_name].put(key, value, partition)
+                by_table[table_name].append((key, value, partition))
+            for table_name, writes in by_table.items():
+                stores[table_name].put_many(writes)
             for (table_name, partition), offset in delivered.items():
                 stores[table_name].set_changelog_offset(partition, offset)
             now = time.time()

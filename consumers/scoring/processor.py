@@ -37,6 +37,7 @@ from features.engine import LabelView, TransactionView, categorical_features, tr
 from features.terminal_state import TerminalState, terminal_features
 from fraudstream.settings import TopicNames
 from schemas.codec import AvroCodec, DecodeError, DecodeReason
+from schemas.decision_encoding import DecisionBatchEncoder, DecisionReason, ShadowVerdict
 from schemas.models import Label, Transaction
 
 CARD_TABLE, TERMINAL_TABLE = "card", "terminal"
@@ -147,7 +148,7 @@ class ScoringProcessor:
         self.cache_size = cache_size
         self.tx_codec = AvroCodec.for_record("Transaction")
         self.label_codec = AvroCodec.for_record("Label", self.tx_codec.store)
-        self.decision_codec = AvroCodec.for_record("Decision", self.tx_codec.store)
+        self.decision_encoder: DecisionBatchEncoder | None = None  # built for the current model's features
 
     # -- state cache for one batch -------------------------------------------------------------
 
@@ -299,50 +300,50 @@ class ScoringProcessor:
     def _score(self, result: BatchResult, now_ms: int) -> None:
         model = self.models.current
         names = model.feature_names
+        if self.decision_encoder is None or self.decision_encoder.feature_names != names:
+            self.decision_encoder = DecisionBatchEncoder(names)
         matrix = np.array([s.vector for s in result.scored], dtype=float)
         scores = model.predict(matrix)
         decisions = model.decide(scores)
         flagged = np.flatnonzero(decisions != "APPROVE")
-        reasons: dict[int, list[dict[str, Any]]] = {}
+        reasons: list[list[DecisionReason]] = [[] for _ in result.scored]
         if len(flagged):
             contributions = model.contributions(matrix[flagged])[:, :-1]  # last column is the bias
             for row, contrib in zip(flagged.tolist(), contributions, strict=True):
                 top = np.argsort(-contrib, kind="stable")[:3]
                 reasons[row] = [
-                    {"feature": names[i], "value": float(matrix[row, i]), "contribution": float(contrib[i])}
+                    DecisionReason(names[i], float(matrix[row, i]), float(contrib[i]))
                     for i in top.tolist()
                     if contrib[i] > 0
                 ]
         result.model_version = model.version
+        score_list, decision_list = scores.tolist(), decisions.tolist()
+        shadows: list[ShadowVerdict] | None = None if self.shadow is None else []
         for row, scored in enumerate(result.scored):
-            scored.score, scored.decision = float(scores[row]), str(decisions[row])
-            shadow = None
-            if self.shadow is not None:
+            scored.score, scored.decision = score_list[row], decision_list[row]
+            if self.shadow is not None and shadows is not None:
                 shadow_score = self.shadow.score(
                     scored.transaction.transaction_id,
                     scored.transaction.ts_ms,
                     scored.vector,
                     scored.decision != "APPROVE",
                 )
-                shadow = {
-                    "model": self.shadow.name,
-                    "score": shadow_score,
-                    "decision": self.shadow.decide(shadow_score),
-                }
-            tx = scored.transaction
-            record = {
-                "transaction_id": tx.transaction_id,
-                "card_id": tx.card_id,
-                "terminal_id": tx.terminal_id,
-                "event_time": tx.ts_ms,
-                "decision_time": now_ms,
-                "score": scored.score,
-                "decision": scored.decision,
-                "review_threshold": model.review_threshold,
-                "decline_threshold": model.decline_threshold,
-                "model_version": model.version,
-                "reasons": reasons.get(row, []),
-                "features": dict(zip(names, scored.vector, strict=True)),
-                "shadow": shadow,
-            }
-            result.decisions.append(OutputMessage(tx.card_id.encode(), self.decision_codec.encode(record), [], now_ms))
+                shadows.append(ShadowVerdict(self.shadow.name, shadow_score, self.shadow.decide(shadow_score)))
+        txs = [scored.transaction for scored in result.scored]
+        encoded = self.decision_encoder.encode_batch(
+            transaction_ids=[tx.transaction_id for tx in txs],
+            card_ids=[tx.card_id for tx in txs],
+            terminal_ids=[tx.terminal_id for tx in txs],
+            event_times_ms=[tx.ts_ms for tx in txs],
+            decision_time_ms=now_ms,
+            scores=score_list,
+            decisions=decision_list,
+            review_threshold=model.review_threshold,
+            decline_threshold=model.decline_threshold,
+            model_version=model.version,
+            reasons=reasons,
+            features=matrix,
+            shadows=shadows,
+        )
+        for tx, value in zip(txs, encoded, strict=True):
+            result.decisions.append(OutputMessage(tx.card_id.encode(), value, [], now_ms))
