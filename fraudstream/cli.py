@@ -520,7 +520,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--state-store", default="rocksdb://", help="Faust table store: rocksdb:// (production) or memory:// (tests)"
     )
     wk.add_argument("--batch-size", type=int, default=1000, help="micro-batch size (take_events max)")
-    wk.add_argument("--batch-wait", type=float, default=0.05, help="seconds to wait to fill a micro-batch")
+    wk.add_argument(
+        "--batch-wait", type=float, default=0.02, help="seconds to wait to fill a micro-batch (see BENCHMARKS.md)"
+    )
     wk.add_argument(
         "--fetch-max-wait",
         type=float,

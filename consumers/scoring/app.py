@@ -57,7 +57,9 @@ class WorkerConfig:
     partitions: int = 3
     store: str = "memory://"
     batch_size: int = 1000
-    batch_wait: float = 0.05
+    #: how long take_events waits to fill a batch; 20 ms: same throughput as 50 ms, lower latency,
+    #: while 10 ms cost a quarter of the throughput (BENCHMARKS.md, session 3)
+    batch_wait: float = 0.02
     reload_interval: float = 2.0
     commit_interval: float = 1.0
     #: A crashed worker's partitions move after this long (Faust's default of 60 s is slow to fail over).
