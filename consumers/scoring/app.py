@@ -197,6 +197,23 @@ def log_dead_letters(dead_letters: list[OutputMessage], reasons: list[str]) -> N
         log.warning(f"dead-lettered {more} more events in this batch", extra={"dead_letters": more})
 
 
+def drop_faust_monitor(app: faust.App) -> None:
+    """Start ``app`` without Faust's built-in Monitor sensor.
+
+    The Monitor records four hooks per event (counters, per-partition dicts, timestamps) for
+    Faust's web views, which the worker disables; its metrics are ours, in Prometheus. Faust adds
+    the Monitor when the app starts (``on_init_dependencies``), so it is removed right there.
+    """
+    add_dependencies = app.on_init_dependencies
+
+    def without_monitor() -> Any:
+        dependencies = add_dependencies()
+        app.sensors.remove(app.monitor)
+        return dependencies
+
+    app.on_init_dependencies = without_monitor  # type: ignore[method-assign]
+
+
 def build_app(config: WorkerConfig) -> faust.App:
     Path(config.data_dir).mkdir(parents=True, exist_ok=True)
     app = faust.App(
@@ -216,6 +233,7 @@ def build_app(config: WorkerConfig) -> faust.App:
         table_cleanup_interval=3600.0,
     )
     bound_fetch_wait(app, int(config.fetch_max_wait * 1000))
+    drop_faust_monitor(app)
     raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
     source = app.topic(config.topics.transactions, config.topics.labels, **raw)
     binary: dict[str, Any] = {"key_type": bytes, "value_type": bytes}  # raw bytes in and out of changelogs
