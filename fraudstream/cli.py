@@ -24,9 +24,9 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
-from fraudstream.logs import configure_logging
+from fraudstream.logs import LogFormat, configure_logging
 from fraudstream.settings import FraudstreamSettings
 
 
@@ -417,7 +417,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fraudstream", description=__doc__.split("\n\n")[0])
     parser.add_argument("--bootstrap-servers", help="Kafka bootstrap servers (env FRAUDSTREAM_BOOTSTRAP_SERVERS)")
     parser.add_argument(
-        "--log-format", choices=["text", "json"], help="text, or one JSON object a line (env FRAUDSTREAM_LOG_FORMAT)"
+        "--log-format", choices=get_args(LogFormat), help="text, or one JSON object a line (env FRAUDSTREAM_LOG_FORMAT)"
     )
     sub = parser.add_subparsers(dest="command", required=True)
 

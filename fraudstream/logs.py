@@ -22,7 +22,7 @@ import logging
 import logging.config
 import re
 import time
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import orjson
 
@@ -98,7 +98,7 @@ class JsonLineFormatter(logging.Formatter):
 
 def logging_config(fmt: LogFormat, level: str | int = "INFO") -> dict[str, Any]:
     """A :func:`logging.config.dictConfig` for ``fmt``: one stderr handler on the root logger."""
-    if fmt not in ("text", "json"):
+    if fmt not in get_args(LogFormat):
         raise ValueError(f"unknown log format {fmt!r}; use 'text' or 'json'")
     level = logging.getLevelName(level.upper()) if isinstance(level, str) else level
     formatter: dict[str, Any] = (

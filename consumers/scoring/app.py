@@ -302,13 +302,14 @@ def build_app(config: WorkerConfig) -> faust.App:
                 fast.produce(config.topics.dlq, message.value or b"", message.key, headers=list(message.headers))
                 metrics.DEAD_LETTERS.labels(reason).inc()
             log_dead_letters(result.dead_letters, result.dead_letter_reasons)
-            last_write: dict[tuple[str, int], int] = {}
-            for i, (table_name, _, _, partition) in enumerate(result.state_writes):
-                last_write[(table_name, partition)] = i
+            # only a changelog partition's last record reports its offset: records arrive in order
+            last_write = {(table, partition): i for i, (table, _, _, partition) in enumerate(result.state_writes)}
             delivered: dict[tuple[str, int], int] = {}
+            by_table: dict[str, list[tuple[bytes, bytes, int]]] = {name: [] for name in stores}
             for i, (table_name, key, value, partition) in enumerate(result.state_writes):
+                by_table[table_name].append((key, value, partition))
                 topic = changelog_topics[table_name]
-                if last_write[(table_name, partition)] == i:  # a partition's records arrive in order
+                if last_write[(table_name, partition)] == i:
                     fast.produce(topic, value, key, partition=partition, on_delivery=note_offset(delivered, table_name))
                 else:
                     fast.produce(topic, value, key, partition=partition)
@@ -323,9 +324,6 @@ def build_app(config: WorkerConfig) -> faust.App:
             # The local store follows the changelog, never runs ahead of it: a store restored on
             # restart then holds only what the changelog holds (the processor's cache serves reads
             # of this batch's keys meanwhile).
-            by_table: dict[str, list[tuple[bytes, bytes, int]]] = {name: [] for name in stores}
-            for table_name, key, value, partition in result.state_writes:
-                by_table[table_name].append((key, value, partition))
             for table_name, writes in by_table.items():
                 stores[table_name].put_many(writes)
             for (table_name, partition), offset in delivered.items():

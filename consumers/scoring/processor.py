@@ -318,15 +318,15 @@ class ScoringProcessor:
                 ]
         result.model_version = model.version
         score_list, decision_list = scores.tolist(), decisions.tolist()
-        shadows: list[ShadowVerdict] | None = None if self.shadow is None else []
         for row, scored in enumerate(result.scored):
             scored.score, scored.decision = score_list[row], decision_list[row]
-            if self.shadow is not None and shadows is not None:
+        shadows: list[ShadowVerdict] | None = None
+        if self.shadow is not None:
+            shadows = []
+            for scored in result.scored:
+                tx = scored.transaction
                 shadow_score = self.shadow.score(
-                    scored.transaction.transaction_id,
-                    scored.transaction.ts_ms,
-                    scored.vector,
-                    scored.decision != "APPROVE",
+                    tx.transaction_id, tx.ts_ms, scored.vector, scored.decision != "APPROVE"
                 )
                 shadows.append(ShadowVerdict(self.shadow.name, shadow_score, self.shadow.decide(shadow_score)))
         txs = [scored.transaction for scored in result.scored]

@@ -12,10 +12,9 @@ from consumers.drift.offline import offline_decisions
 from consumers.drift.windows import DriftThresholds
 from producers.adapters import load_dataset
 from producers.drift_injection import DriftSpec
-from producers.generator import Dataset, GeneratorConfig, generate_to
-from tests.integration.worker_harness import produce
+from producers.generator import Dataset, GeneratorConfig
+from tests.integration.worker_harness import produce, promoted_model
 from trainer.registry import ModelRegistry
-from trainer.train import Gates, TrainConfig, train
 
 START = date(2026, 4, 1)
 #: Calendar features are a function of the window's own time span, so a window of one day always
@@ -29,18 +28,15 @@ AMOUNT = {"amount", "amount_log1p", "card_amount_sum_1h", "card_amount_mean_1h",
 @pytest.fixture(scope="module")
 def drift_scenario(tmp_path_factory):
     root = tmp_path_factory.mktemp("drift")
-    data = root / "data"
-    generate_to(
-        GeneratorConfig(n_customers=1_000, n_terminals=2_000, n_days=100, seed=41), data, progress=lambda m: None
+    data, store, version = promoted_model(
+        root,
+        GeneratorConfig(n_customers=1_000, n_terminals=2_000, n_days=100, seed=41),
+        train_start=START + timedelta(days=35),
     )
-    store = f"file://{root / 'models'}"
-    result = train(TrainConfig(data=data, store_uri=store, report_dir=root / "r", gates=Gates(0, 0, 0, 0),
-                               train_start=START + timedelta(days=35)), progress=lambda m: None)  # fmt: skip
-    registry = ModelRegistry(store)
-    registry.promote(result.version)
     dataset = load_dataset(data)
     stream_start = pd.Timestamp(START + timedelta(days=42), tz="UTC")
-    return {"store": store, "model": registry.load(result.version), "dataset": dataset, "stream_start": stream_start}
+    model = ModelRegistry(store).load(version)
+    return {"store": store, "model": model, "dataset": dataset, "stream_start": stream_start}
 
 
 def _stream(dataset: Dataset, start: pd.Timestamp) -> Dataset:

@@ -27,10 +27,8 @@ import yaml
 
 from fraudstream.settings import PROJECT_ROOT, TopicNames
 from monitoring.dashboards import expressions as dashboard_expressions
-from producers.generator import GeneratorConfig, generate_to
-from tests.integration.worker_harness import WorkerProcess, free_port, wait_for
-from trainer.registry import ModelRegistry
-from trainer.train import Gates, TrainConfig, train
+from producers.generator import GeneratorConfig
+from tests.integration.worker_harness import WorkerProcess, free_port, promoted_model, wait_for
 
 PROMETHEUS_DIR = PROJECT_ROOT / "monitoring" / "prometheus"
 
@@ -125,12 +123,7 @@ def test_every_dashboard_and_alert_expression_returns_data_from_the_live_pipelin
 ) -> None:
     binary = shutil.which("prometheus")
     assert binary, "needs Debian's prometheus package (make test installs it)"
-    data = tmp_path / "data"
-    generate_to(GeneratorConfig(n_customers=300, n_terminals=600, n_days=28, seed=5), data, progress=lambda m: None)
-    store = f"file://{tmp_path / 'models'}"
-    result = train(TrainConfig(data=data, store_uri=store, report_dir=tmp_path / "report", gates=Gates(0, 0, 0, 0)),
-                   progress=lambda m: None)  # fmt: skip
-    ModelRegistry(store).promote(result.version)
+    data, store, _ = promoted_model(tmp_path, GeneratorConfig(n_customers=300, n_terminals=600, n_days=28, seed=5))
 
     topics = TopicNames(
         transactions=topic_factory("transactions"), labels=topic_factory("labels"),

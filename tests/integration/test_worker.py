@@ -18,30 +18,24 @@ from features.batch import compute_features
 from features.definitions import FEATURE_NAMES
 from fraudstream.settings import TopicNames
 from producers.adapters import load_dataset
-from producers.generator import GeneratorConfig, generate_to
+from producers.generator import GeneratorConfig
 from producers.replay import ReplayEvent, encoded_events, transaction_records
 from schemas.codec import AvroCodec
-from tests.integration.worker_harness import WorkerProcess, decisions, produce, topic_size, wait_for
+from tests.integration.worker_harness import WorkerProcess, decisions, produce, promoted_model, topic_size, wait_for
 from trainer.registry import ModelRegistry
-from trainer.train import Gates, TrainConfig, train
 
 
 @pytest.fixture(scope="module")
 def scenario(tmp_path_factory):
     """A dataset of > 20,000 transactions with labels, and a production model trained on it."""
     root = tmp_path_factory.mktemp("worker")
-    data = root / "data"
-    generate_to(GeneratorConfig(n_customers=500, n_terminals=1_000, n_days=28, seed=31), data, progress=lambda m: None)
-    store = f"file://{root / 'models'}"
-    result = train(TrainConfig(data=data, store_uri=store, report_dir=root / "report", gates=Gates(0, 0, 0, 0)),
-                   progress=lambda m: None)  # fmt: skip
-    ModelRegistry(store).promote(result.version)
+    data, store, version = promoted_model(root, GeneratorConfig(n_customers=500, n_terminals=1_000, n_days=28, seed=31))
     dataset = load_dataset(data)
     features = compute_features(dataset.transactions, dataset.labels)
     assert len(dataset.transactions) >= 20_000
     assert len(dataset.labels) > 100
     return {"root": root, "data": data, "store": store, "dataset": dataset, "features": features,
-            "version": result.version}  # fmt: skip
+            "version": version}  # fmt: skip
 
 
 def _topics(topic_factory, partitions: int = 3) -> TopicNames:

@@ -10,13 +10,33 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from confluent_kafka import Producer
 
 from consumers.topic_audit import end_offsets, read_topic
 from fraudstream.settings import PROJECT_ROOT, TopicNames
 from fraudstream.topics import PRODUCER_DEFAULTS
+from producers.generator import GeneratorConfig, generate_to
 from producers.replay import ReplayEvent
+from trainer.registry import ModelRegistry
+from trainer.train import Gates, TrainConfig, train
+
+
+def promoted_model(root: Path, generator: GeneratorConfig, **train_options: Any) -> tuple[Path, str, str]:
+    """Generate a dataset under ``root``, train on it without acceptance gates, promote it.
+
+    Returns (data folder, model store URI, model version).
+    """
+    data = root / "data"
+    generate_to(generator, data, progress=lambda m: None)
+    store = f"file://{root / 'models'}"
+    config = TrainConfig(
+        data=data, store_uri=store, report_dir=root / "report", gates=Gates(0, 0, 0, 0), **train_options
+    )
+    version = train(config, progress=lambda m: None).version
+    ModelRegistry(store).promote(version)
+    return data, store, version
 
 
 def free_port() -> int:
