@@ -40,10 +40,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=50_000)
     parser.add_argument("--batch", type=int, default=1_000)
+    parser.add_argument("--cards", type=int, default=5_000, help="cards in the dataset (bench/worker.py uses 5,000)")
+    parser.add_argument("--days", type=int, default=42, help="days in the dataset (bench/worker.py uses 42)")
     parser.add_argument("--no-profile", action="store_true", help="time the processor without cProfile")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        dataset = generate(GeneratorConfig(n_customers=2_000, n_terminals=4_000, n_days=30, seed=3))
+        dataset = generate(
+            GeneratorConfig(n_customers=args.cards, n_terminals=2 * args.cards, n_days=args.days, seed=5)
+        )
         write_dataset(dataset, Path(tmp) / "data")
         store = f"file://{tmp}/models"
         result = train(TrainConfig(data=Path(tmp) / "data", store_uri=store, gates=Gates(0, 0, 0, 0),

@@ -1,14 +1,21 @@
 """The faust-streaming app around :class:`ScoringProcessor` (``fraudstream worker``).
 
-One agent (concurrency 1: higher concurrency can commit past unprocessed messages, faust issue
-606) consumes the transactions and labels topics together and works in micro-batches from
-``stream.take_events(batch_size, within=batch_wait)``. Per batch it runs the processor, then
-writes everything the batch produced through one confluent-kafka producer: decisions, dead
-letters, and each changed state key once, to the table's changelog topic in the partition that
-owns it (and to the table's local store directly). The producer is flushed before the batch
-ends; ``take_events`` acks the batch's offsets only after that, so nothing is committed before its
-outputs and state are durable. Faust's own producer sends one message per event-loop turn, which
-held the worker near 1,500 events/s; librdkafka batches in C.
+Faust runs the consumer group, the tables and their changelogs, recovery, rebalances and offset
+commits. One agent (concurrency 1: higher concurrency can commit past unprocessed messages, faust
+issue 606) subscribes the transactions and labels topics; their records reach it a fetch at a time
+through :class:`~consumers.scoring.feed.BatchFeed` instead of Faust's per-event path, which alone
+caps a process at 10,000-12,000 records/s on the project's machine (see ``feed.py``). Batches
+hold up to ``batch_size`` records and wait at most ``batch_wait`` to fill, the size and time bound
+``take_events`` would give.
+
+Per batch the agent runs the processor, then writes everything the batch produced through one
+confluent-kafka producer: decisions, dead letters, and each changed state key once, to the
+table's changelog topic in the partition that owns it. Faust's own producer sends one message per
+event-loop turn, which held the worker near 1,500 events/s; librdkafka batches in C. A batch is
+*completed* once the producer has delivered all of it: only then are its state writes put in
+the table's local store and its offsets acked, so nothing is committed before its outputs and
+state are durable. Completion runs while the next batch is processed (at most two batches in
+flight, completed in order).
 
 Delivery is at-least-once: after a crash the uncommitted tail is processed again; the state
 ignores transactions and labels it has already applied, so features and scores repeat exactly and
@@ -31,10 +38,12 @@ from confluent_kafka import Producer
 from faust.types import TP
 
 from consumers.scoring import metrics
+from consumers.scoring.feed import BatchFeed, FetchedBatch, batch_consumer_class
 from consumers.scoring.model_watch import ModelWatch
 from consumers.scoring.processor import (
     CARD_TABLE,
     TERMINAL_TABLE,
+    BatchResult,
     InputEvent,
     OutputMessage,
     ScoringProcessor,
@@ -57,8 +66,7 @@ class WorkerConfig:
     partitions: int = 3
     store: str = "memory://"
     batch_size: int = 1000
-    #: how long take_events waits to fill a batch; 20 ms: same throughput as 50 ms, lower latency,
-    #: while 10 ms cost a quarter of the throughput (BENCHMARKS.md, session 3)
+    #: how long a batch waits for more records after its first one (BENCHMARKS.md)
     batch_wait: float = 0.02
     reload_interval: float = 2.0
     commit_interval: float = 1.0
@@ -147,30 +155,21 @@ def tune_gc() -> None:
     gc.set_threshold(100_000, 50, 100)
 
 
-def bound_fetch_wait(app: faust.App, max_wait_ms: int) -> None:
-    """Make ``app``'s Kafka consumer ask the broker to hold an empty fetch ``max_wait_ms`` at most.
+def install_batch_feed(app: faust.App, feed: BatchFeed, fetch_max_wait_ms: int) -> None:
+    """Give ``app`` a Kafka consumer that hands the source topics to ``feed`` a fetch at a time
+    (``consumers/scoring/feed.py``) and asks the broker to hold an empty fetch
+    ``fetch_max_wait_ms`` at most.
 
-    faust-streaming's aiokafka driver creates its consumer with ``fetch_max_wait_ms=1500``. aiokafka
-    leaves partitions that still have buffered records out of the next fetch, so that fetch may
-    cover only quiet partitions (labels, changelogs); the broker then holds it for the full wait
-    and the busy partitions are not fetched meanwhile: the worker stalled 1-1.5 s about every
-    second at 1,000 events/s. The value is set on the consumer before it starts (aiokafka reads
-    it when it builds its fetcher); ``_fetch_max_wait_ms`` is aiokafka's private attribute, so
-    this is the one place that touches it and a test checks it takes effect.
+    The fetch wait: faust-streaming's aiokafka driver creates its consumer with
+    ``fetch_max_wait_ms=1500``. aiokafka leaves partitions that still have buffered records out of
+    the next fetch, so that fetch may cover only quiet partitions (labels, changelogs); the broker
+    then holds it for the full wait and the busy partitions are not fetched meanwhile: the worker
+    stalled 1-1.5 s about every second at 1,000 events/s. A test checks it takes effect.
     """
     from faust.transport.drivers import aiokafka as driver
 
-    class BoundedWaitThread(driver.AIOKafkaConsumerThread):
-        def _create_worker_consumer(self, transport: Any) -> Any:
-            consumer = super()._create_worker_consumer(transport)
-            consumer._fetch_max_wait_ms = max_wait_ms
-            return consumer
-
-    class BoundedWaitConsumer(driver.Consumer):
-        def _new_consumer_thread(self) -> Any:
-            return BoundedWaitThread(self, loop=self.loop, beacon=self.beacon)
-
-    app.transport.Consumer = BoundedWaitConsumer  # type: ignore[misc]  # this app's transport only
+    consumer_class = batch_consumer_class(driver.Consumer, feed, fetch_max_wait_ms)
+    app.transport.Consumer = consumer_class  # type: ignore[misc]  # this app's transport only
 
 
 #: Dead letters logged one by one per batch; the rest of a batch is one summary line (a flood of
@@ -232,7 +231,8 @@ def build_app(config: WorkerConfig) -> faust.App:
         stream_buffer_maxsize=max(4096, config.batch_size * 4),
         table_cleanup_interval=3600.0,
     )
-    bound_fetch_wait(app, int(config.fetch_max_wait * 1000))
+    feed = BatchFeed([config.topics.labels, config.topics.transactions], config.batch_size)  # labels first
+    install_batch_feed(app, feed, int(config.fetch_max_wait * 1000))
     drop_faust_monitor(app)
     raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
     source = app.topic(config.topics.transactions, config.topics.labels, **raw)
@@ -274,70 +274,93 @@ def build_app(config: WorkerConfig) -> faust.App:
 
     @app.agent(source, concurrency=1)
     async def score(stream: Any) -> None:
+        """Subscribes the source topics; their records arrive through ``feed``, never ``stream``."""
         if "processor" not in state:
             watch = ModelWatch(registry, interval=config.reload_interval, on_change=on_model)
             state["processor"] = ScoringProcessor(config.topics, watch, config.partitions, shadow=shadow)
         processor: ScoringProcessor = state["processor"]
         table_state: StateAccess = TableState(stores)
-        async for events in stream.take_events(config.batch_size, within=config.batch_wait):
-            started = time.perf_counter()
-            # before the batch: a promotion applies to every batch that starts after it is seen
-            if processor.models.maybe_reload():
-                metrics.MODEL_RELOADS.inc()
-            inputs = [
-                InputEvent(
-                    e.message.topic,
-                    e.message.partition,
-                    e.message.offset,
-                    e.message.key,
-                    e.message.value,
-                    int(e.message.timestamp * 1000),
-                )
-                for e in events
-            ]
-            result = processor.process(inputs, table_state)
-            for message in result.decisions:
-                fast.produce(config.topics.decisions, message.value, message.key, timestamp=message.timestamp_ms or 0)
-            for message, reason in zip(result.dead_letters, result.dead_letter_reasons, strict=True):
-                fast.produce(config.topics.dlq, message.value or b"", message.key, headers=list(message.headers))
-                metrics.DEAD_LETTERS.labels(reason).inc()
-            log_dead_letters(result.dead_letters, result.dead_letter_reasons)
-            # only a changelog partition's last record reports its offset: records arrive in order
-            last_write = {(table, partition): i for i, (table, _, _, partition) in enumerate(result.state_writes)}
-            delivered: dict[tuple[str, int], int] = {}
-            by_table: dict[str, list[tuple[bytes, bytes, int]]] = {name: [] for name in stores}
-            for i, (table_name, key, value, partition) in enumerate(result.state_writes):
-                by_table[table_name].append((key, value, partition))
-                topic = changelog_topics[table_name]
-                if last_write[(table_name, partition)] == i:
-                    fast.produce(topic, value, key, partition=partition, on_delivery=note_offset(delivered, table_name))
-                else:
-                    fast.produce(topic, value, key, partition=partition)
-            fast.poll(0)
-            # durable before take_events acks (and Faust later commits) this batch's offsets
+        # Batch N+1 is processed while batch N's outputs are delivered: a batch's completion
+        # (wait for delivery, local store, ack) runs as a task, completions run in order, and at
+        # most two batches are in flight.
+        previous: asyncio.Task[None] | None = None
+        async for batch in feed.batches(config.batch_wait):
+            try:
+                pending = produce_batch(processor, table_state, batch.events)
+            except BaseException:
+                feed.finished(batch)
+                raise
+            if previous is not None and not previous.done():
+                await asyncio.shield(previous)  # the batch before the last one; bounds the pipeline
+            previous = asyncio.ensure_future(complete_batch(batch, pending, previous))
+
+    @dataclass
+    class Pending:
+        """A batch whose outputs are produced and not yet known to be delivered."""
+
+        result: BatchResult
+        by_table: dict[str, list[tuple[bytes, bytes, int]]]
+        delivered: dict[tuple[str, int], int]
+        started: float
+
+    def produce_batch(processor: ScoringProcessor, table_state: StateAccess, events: list[InputEvent]) -> Pending:
+        started = time.perf_counter()
+        # before the batch: a promotion applies to every batch that starts after it is seen
+        if processor.models.maybe_reload():
+            metrics.MODEL_RELOADS.inc()
+        result = processor.process(events, table_state)
+        for message in result.decisions:
+            fast.produce(config.topics.decisions, message.value, message.key, timestamp=message.timestamp_ms or 0)
+        for message, reason in zip(result.dead_letters, result.dead_letter_reasons, strict=True):
+            fast.produce(config.topics.dlq, message.value or b"", message.key, headers=list(message.headers))
+            metrics.DEAD_LETTERS.labels(reason).inc()
+        log_dead_letters(result.dead_letters, result.dead_letter_reasons)
+        # only a changelog partition's last record reports its offset: records arrive in order
+        last_write = {(table, partition): i for i, (table, _, _, partition) in enumerate(result.state_writes)}
+        delivered: dict[tuple[str, int], int] = {}
+        by_table: dict[str, list[tuple[bytes, bytes, int]]] = {name: [] for name in stores}
+        for i, (table_name, key, value, partition) in enumerate(result.state_writes):
+            by_table[table_name].append((key, value, partition))
+            topic = changelog_topics[table_name]
+            if last_write[(table_name, partition)] == i:
+                fast.produce(topic, value, key, partition=partition, on_delivery=note_offset(delivered, table_name))
+            else:
+                fast.produce(topic, value, key, partition=partition)
+        fast.poll(0)
+        return Pending(result, by_table, delivered, started)
+
+    async def complete_batch(batch: FetchedBatch, pending: Pending, previous: asyncio.Task[None] | None) -> None:
+        try:
+            if previous is not None:
+                await previous  # completions in batch order
+            # durable before the batch is acked (and Faust later commits its offsets)
             remaining = await asyncio.get_running_loop().run_in_executor(None, fast.flush, 60.0)
             if remaining:
-                # Raising would let take_events ack (and Faust commit) offsets whose outputs are
-                # not durable; leaving at once keeps them uncommitted for the restarted worker.
+                # Raising would still leave the offsets unacked, but a worker that cannot deliver
+                # should stop: leaving at once keeps them uncommitted for the restarted worker.
                 log.critical(f"{remaining} outputs undelivered after 60 s; exiting before offsets are committed")
                 os._exit(70)
             # The local store follows the changelog, never runs ahead of it: a store restored on
             # restart then holds only what the changelog holds (the processor's cache serves reads
-            # of this batch's keys meanwhile).
-            for table_name, writes in by_table.items():
+            # of these keys meanwhile).
+            for table_name, writes in pending.by_table.items():
                 stores[table_name].put_many(writes)
-            for (table_name, partition), offset in delivered.items():
+            for (table_name, partition), offset in pending.delivered.items():
                 stores[table_name].set_changelog_offset(partition, offset)
-            now = time.time()
-            for scored in result.scored:
-                metrics.DECISIONS.labels(scored.decision).inc()
-                metrics.EVENT_TO_DECISION.observe(max(0.0, now - scored.event.timestamp_ms / 1000))
-            metrics.EVENTS.labels("transaction").inc(len(result.scored))
-            metrics.EVENTS.labels("label").inc(result.labels)
-            metrics.BATCH_SIZE.observe(len(events))
-            metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
-            if shadow is not None:
-                shadow.export_metrics()
+            feed.ack(batch)  # Faust's next commit includes these offsets
+        finally:
+            feed.finished(batch)
+        result = pending.result
+        now = time.time()
+        for scored in result.scored:
+            metrics.DECISIONS.labels(scored.decision).inc()
+            metrics.EVENT_TO_DECISION.observe(max(0.0, now - scored.event.timestamp_ms / 1000))
+        metrics.EVENTS.labels("transaction").inc(len(result.scored))
+        metrics.EVENTS.labels("label").inc(result.labels)
+        metrics.BATCH_SIZE.observe(len(batch.events))
+        metrics.BATCH_SECONDS.observe(time.perf_counter() - pending.started)
+        if shadow is not None:
+            shadow.export_metrics()
 
     @app.timer(config.reload_interval)  # type: ignore[untyped-decorator]
     async def follow_production_alias() -> None:

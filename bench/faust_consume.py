@@ -1,0 +1,132 @@
+"""How fast records reach a Faust agent: Faust's per-event path against the worker's BatchFeed.
+
+    uv run python bench/faust_consume.py [--records 200000] [--runs 2]
+
+Produces N small records (150-byte values, 5,000 keys, 3 partitions) to a fresh topic on the bench
+broker, then, in a fresh process per run, consumes them with no work at all:
+
+* ``faust``: an agent over ``stream.take_events(1000, within=0.02)`` (Faust's path: a message and
+  an ``Event`` per record, the conductor awaited per record, one event per loop turn);
+* ``feed``: the worker's :class:`~consumers.scoring.feed.BatchFeed` (records of a fetch handed over
+  as one list).
+
+Both with the worker's consumer settings (50 ms fetch wait, no Faust monitor). Rate = records /
+(time of the last - time of the first record seen). Prints a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+CHILD = r"""
+import os, sys, time, uuid
+sys.path.insert(0, __ROOT__)
+import faust
+from consumers.scoring.app import drop_faust_monitor, install_batch_feed
+from consumers.scoring.feed import BatchFeed
+
+topic, n, mode = __TOPIC__, __N__, __MODE__
+app = faust.App(f"fc-{uuid.uuid4().hex[:6]}", broker=f"kafka://{__BOOTSTRAP__}", store="memory://", web_enabled=False,
+                consumer_auto_offset_reset="earliest", topic_partitions=3, stream_buffer_maxsize=4096,
+                datadir=__DATADIR__)
+feed = BatchFeed([topic], 1000)
+if mode == "feed":
+    install_batch_feed(app, feed, 50)
+else:
+    from faust.transport.drivers import aiokafka as driver
+    from consumers.scoring.feed import batch_consumer_class
+
+    class Plain(batch_consumer_class(driver.Consumer, feed, 50)):  # the fetch wait only
+        _drain_messages = driver.Consumer._drain_messages
+        wait_empty = driver.Consumer.wait_empty
+
+    app.transport.Consumer = Plain
+drop_faust_monitor(app)
+source = app.topic(topic, key_serializer="raw", value_serializer="raw")
+seen = {"n": 0, "t0": None}
+
+def count(k):
+    if seen["t0"] is None:
+        seen["t0"] = time.perf_counter()
+    seen["n"] += k
+    if seen["n"] >= n:
+        elapsed = time.perf_counter() - seen["t0"]
+        print(f"RESULT {seen['n']} {elapsed:.3f} {time.process_time():.2f}", flush=True)
+        os._exit(0)
+
+@app.agent(source)
+async def consume(stream):
+    if mode == "feed":
+        async for batch in feed.batches(0.02):
+            count(len(batch.events))
+            feed.ack(batch)
+            feed.finished(batch)
+    else:
+        async for events in stream.take_events(1000, within=0.02):
+            count(len(events))
+
+sys.argv = [sys.argv[0], "worker", "-l", "warn"]
+app.main()
+"""
+
+
+def main() -> int:
+    from confluent_kafka import Producer
+
+    from bench.worker import BOOTSTRAP, BROKER
+    from fraudstream.topics import ensure_topics
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--records", type=int, default=200_000)
+    parser.add_argument("--runs", type=int, default=2)
+    args = parser.parse_args()
+    BROKER.start()
+    topic = f"fc-{uuid.uuid4().hex[:6]}"
+    ensure_topics(BOOTSTRAP, [topic], 3)
+    producer = Producer({"bootstrap.servers": BOOTSTRAP, "linger.ms": 20, "partitioner": "murmur2_random"})
+    value = b"x" * 150
+    for i in range(args.records):
+        while True:
+            try:
+                producer.produce(topic, value, f"card{i % 5000}".encode())
+                break
+            except BufferError:
+                producer.poll(0.05)
+    assert producer.flush(60) == 0
+    print(f"{args.records:,} records in {topic}")
+    rows = []
+    root = str(Path(__file__).resolve().parent.parent)
+    for run in range(args.runs):
+        for mode in ("faust", "feed"):
+            with_values = {"__ROOT__": repr(root), "__TOPIC__": repr(topic), "__N__": str(args.records),
+                           "__MODE__": repr(mode), "__BOOTSTRAP__": repr(BOOTSTRAP),
+                           "__DATADIR__": repr(f"/tmp/fc-{os.getpid()}")}  # fmt: skip
+            code = CHILD
+            for name, value_text in with_values.items():
+                code = code.replace(name, value_text)
+            started = time.monotonic()
+            out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=root)
+            line = next((x for x in out.stdout.splitlines() + out.stderr.splitlines() if "RESULT" in x), None)
+            if line is None:
+                print(out.stderr[-3000:])
+                raise SystemExit(f"{mode}: no result")
+            n, elapsed, cpu = line.split("RESULT ")[1].split()
+            rows.append((run + 1, mode, int(n) / float(elapsed), float(cpu)))
+            took = time.monotonic() - started
+            print(f"run {run + 1} {mode}: {int(n) / float(elapsed):,.0f} records/s (process {took:.0f} s)")
+    print("\n| run | path | records/s | process CPU s |\n|---|---|---|---|")
+    for run, mode, rate, cpu in rows:
+        print(f"| {run} | {mode} | {rate:,.0f} | {cpu:.1f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,290 @@
+"""The worker's records, a fetch at a time, past faust-streaming's per-event path.
+
+faust-streaming delivers each record on its own: the fetcher wraps it in a ``ConsumerMessage``,
+awaits the conductor through ``Service.wait_first`` (four futures and an ``asyncio.wait`` per
+record), the conductor decodes it into an ``Event`` and queues it, and ``take_events`` gets one
+event per event-loop turn. Measured on this project's 2-core machine, that path alone moves
+10,500-12,200 records/s with no work at all, so a worker built on it cannot reach 10,000
+scored events/s; the fetches it starts from arrive at 200,000+ records/s
+(``bench/faust_consume.py``, BENCHMARKS.md).
+
+:class:`BatchConsumer` keeps everything else of Faust's consumer (group membership, assignment,
+table recovery, pausing source partitions until the tables are recovered, flow control during
+rebalances, offset commits) and changes one thing: records of the *source topics* go, a whole
+fetch at a time, into a :class:`BatchFeed` as :class:`~consumers.scoring.processor.InputEvent`
+lists; every other record (changelogs for recovery and standbys) takes Faust's own path.
+
+What Faust did per event is done per batch:
+
+* **acks**: :meth:`BatchFeed.ack` marks a batch's offsets acknowledged in the consumer's
+  bookkeeping exactly as ``Consumer.ack`` does per message, so Faust commits them; the worker
+  calls it only after the batch's outputs are durable;
+* **rebalance and shutdown**: Faust calls ``Consumer.wait_empty`` before it commits on revocation
+  and on stop; :class:`BatchConsumer` first drops the queued batches (Faust seeks every assigned
+  partition back to its committed offset after a rebalance, as it clears its own stream buffers)
+  and waits for the batches in flight to be acked;
+* **order**: within a fetch, the records of each partition stay in offset order, and the
+  source topics come in the feed's order (the worker puts labels first: a label's features count
+  only once it is reported, so applying it early is harmless, and a transaction scored before a
+  label it should have seen is not);
+* **gaps** in offsets (compaction, transaction markers) are registered with ``Consumer._add_gap``
+  as Faust's fetcher does, so commits move past them.
+
+This reaches into private parts of faust-streaming 0.15 (``_drain_messages``,
+``_wait_next_records``, ``_acked``, ``_acked_index``, ``_read_offset``, ``_add_gap``); they are
+used in this module only, pyproject pins the minor version, and the tests in
+``tests/consumers/test_feed.py`` and the worker's integration tests (commits, kill -9, restart,
+rebalance onto a second worker) fail if any of them changes meaning.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from faust.types import TP
+from faust.types.tuples import ack_lock
+
+from consumers.scoring.processor import InputEvent
+
+
+@dataclass
+class FetchedBatch:
+    """Up to ``batch_size`` source records of one fetch, in offset order per partition."""
+
+    epoch: int
+    events: list[InputEvent]
+    #: offsets per partition, to acknowledge when the batch's outputs are durable
+    offsets: dict[TP, list[int]] = field(default_factory=dict)
+
+
+class BatchFeed:
+    """A bounded queue of fetched source records between Faust's fetcher and the scoring loop.
+
+    ``epoch`` moves on every rebalance and stop; a batch still queued then is dropped, never
+    processed or acked (its partitions are re-read from the committed offsets).
+    """
+
+    def __init__(self, topics: Iterable[str], batch_size: int, max_queued_batches: int = 8) -> None:
+        #: the source topics, in the order their records are taken from one fetch
+        self.order = {topic: rank for rank, topic in enumerate(topics)}
+        self.topics = frozenset(self.order)
+        self.batch_size = batch_size
+        self.queue: asyncio.Queue[FetchedBatch] = asyncio.Queue(max_queued_batches)
+        self.epoch = 0
+        #: batches yielded and not yet finished (acked or given up); a rebalance waits for them
+        self.in_flight: list[FetchedBatch] = []
+        self.idle = asyncio.Event()
+        self.idle.set()
+        self.consumer: Any = None  # set by BatchConsumer when it starts draining
+        self._getter: asyncio.Future[FetchedBatch] | None = None
+
+    # -- the fetcher's side --------------------------------------------------------------------
+
+    def split(self, events: list[InputEvent]) -> list[FetchedBatch]:
+        batches = []
+        for start in range(0, len(events), self.batch_size):
+            chunk = events[start : start + self.batch_size]
+            offsets: dict[TP, list[int]] = {}
+            for event in chunk:
+                tp = TP(event.topic, event.partition)
+                if tp in offsets:
+                    offsets[tp].append(event.offset)
+                else:
+                    offsets[tp] = [event.offset]
+            batches.append(FetchedBatch(self.epoch, chunk, offsets))
+        return batches
+
+    # -- the scoring loop's side ----------------------------------------------------------------
+
+    async def batches(self, within: float) -> AsyncIterator[FetchedBatch]:
+        """Batches to process, one at a time: what has been fetched, up to ``batch_size`` records,
+        waiting at most ``within`` seconds after the first record for more to fill it.
+
+        The caller calls :meth:`finished` when it is done with a batch (acked, or given up),
+        also when it fails: a rebalance waits for that. Several batches may be in flight (the
+        worker processes the next batch while the previous one's outputs are delivered).
+        """
+        batch: FetchedBatch | None = None
+        held: FetchedBatch | None = None  # taken off the queue, too big to join the batch
+        deadline = 0.0
+        while True:
+            if batch is not None and batch.epoch != self.epoch:
+                batch = None  # a rebalance dropped it
+            if batch is None:
+                first, held = (held, None) if held is not None else (await self._next(None), None)
+                assert first is not None
+                if first.epoch == self.epoch:
+                    batch, deadline = first, time.monotonic() + within
+                continue
+            if len(batch.events) < self.batch_size:
+                more = await self._next(max(0.0, deadline - time.monotonic()))
+                if more is not None:
+                    if more.epoch != self.epoch:
+                        continue
+                    if batch.epoch != self.epoch:
+                        batch = more
+                        continue
+                    if len(batch.events) + len(more.events) <= self.batch_size:
+                        batch = _merge(batch, more)
+                        continue
+                    held = more
+                elif batch.epoch != self.epoch:
+                    continue
+            self.in_flight.append(batch)
+            self.idle.clear()
+            yielded, batch = batch, None
+            yield yielded
+
+    async def _next(self, timeout: float | None) -> FetchedBatch | None:
+        """The next queued batch, or None after ``timeout`` seconds. A get that times out stays
+        pending for the next call, so nothing taken off the queue is lost in a timeout."""
+        if self._getter is None:
+            if not self.queue.empty():
+                return self.queue.get_nowait()
+            if timeout == 0:
+                return None
+            self._getter = asyncio.ensure_future(self.queue.get())
+        done, _ = await asyncio.wait({self._getter}, timeout=timeout)
+        if not done:
+            return None
+        result, self._getter = self._getter.result(), None
+        return result
+
+    def finished(self, batch: FetchedBatch) -> None:
+        """``batch`` (yielded by :meth:`batches`) is acked or abandoned."""
+        self.in_flight = [b for b in self.in_flight if b is not batch]
+        if not self.in_flight:
+            self.idle.set()
+
+    def ack(self, batch: FetchedBatch) -> int:
+        """Mark ``batch``'s offsets acknowledged, as ``Consumer.ack`` does for each message; Faust's
+        next commit includes them. Returns how many were acked.
+
+        A batch is acked only while in flight: a rebalance waits for the batches in flight (their
+        partitions are still this worker's until then) and its commit includes them.
+        """
+        consumer = self.consumer
+        if consumer is None or not any(b is batch for b in self.in_flight):
+            return 0
+        acked = 0
+        with ack_lock:
+            for tp, offsets in batch.offsets.items():
+                committed = consumer._committed_offset[tp]
+                index = consumer._acked_index[tp]
+                new = [o for o in offsets if (committed is None or o >= committed) and o not in index]
+                index.update(new)
+                consumer._acked[tp].extend(new)
+                acked += len(new)
+            consumer._n_acked += acked
+        return acked
+
+    async def drop_and_wait(self) -> None:
+        """Drop queued batches and wait for the ones in flight (rebalance, stop)."""
+        self.epoch += 1  # a pending get's batch, if any, is dropped by its epoch
+        while not self.queue.empty():
+            self.queue.get_nowait()
+        await self.idle.wait()
+
+
+def _merge(a: FetchedBatch, b: FetchedBatch) -> FetchedBatch:
+    offsets = {tp: list(offs) for tp, offs in a.offsets.items()}
+    for tp, offs in b.offsets.items():
+        offsets.setdefault(tp, []).extend(offs)
+    return FetchedBatch(a.epoch, a.events + b.events, offsets)
+
+
+def batch_consumer_class(base: type, feed: BatchFeed, fetch_max_wait_ms: int) -> type:
+    """``base`` (faust-streaming's aiokafka Consumer) with the source topics fed to ``feed`` and
+    the broker's fetch wait bounded to ``fetch_max_wait_ms`` (see ``install_batch_feed`` in app.py)."""
+    from faust.transport.drivers import aiokafka as driver
+
+    class BoundedWaitThread(driver.AIOKafkaConsumerThread):
+        def _create_worker_consumer(self, transport: Any) -> Any:
+            consumer = super()._create_worker_consumer(transport)
+            consumer._fetch_max_wait_ms = fetch_max_wait_ms
+            return consumer
+
+    class BatchConsumer(base):  # type: ignore[misc]
+        def _new_consumer_thread(self) -> Any:
+            return BoundedWaitThread(self, loop=self.loop, beacon=self.beacon)
+
+        async def wait_empty(self) -> None:
+            await feed.drop_and_wait()
+            await super().wait_empty()
+
+        async def _drain_messages(self, fetcher: Any) -> None:  # pragma: no cover - runs in the worker
+            feed.consumer = self
+            await drain(self, fetcher, feed)
+
+    return BatchConsumer
+
+
+async def drain(consumer: Any, fetcher: Any, feed: BatchFeed) -> None:
+    """Faust's ``Consumer._drain_messages`` with the source topics' records delivered per fetch."""
+    callback = consumer.callback
+    read_offset = consumer._read_offset
+    acks_enabled_for = consumer.app.topics.acks_enabled_for
+    commit_every = consumer._commit_every
+    stopping: Callable[[], bool] = lambda: consumer._stopped.is_set() or fetcher._stopped.is_set()  # noqa: E731
+    try:
+        while not stopping():
+            epoch = feed.epoch
+            generation = consumer.app.consumer_generation_id
+            records, active = await consumer._wait_next_records(1.0)
+            await asyncio.sleep(0)
+            if not records or consumer.should_stop:
+                continue
+            if not consumer.flow_active:
+                await consumer.perform_seek()  # as Faust's getmany: a rebalance is under way
+                continue
+            if consumer.app.consumer_generation_id != generation or feed.epoch != epoch:
+                continue  # fetched before a rebalance: the partitions are re-read from commits
+            events: list[InputEvent] = []
+            # source topics in the feed's order (labels before transactions: a label applied early
+            # is harmless, features count only labels reported before the transaction)
+            for tp, tp_records in sorted(records.items(), key=lambda item: feed.order.get(item[0].topic, -1)):
+                if active is not None and tp not in active and tp not in consumer._buffered_partitions:
+                    continue
+                if tp.topic not in feed.topics:
+                    for record in tp_records:  # Faust's own path: changelogs, recovery, standbys
+                        r_offset = read_offset[tp]
+                        if r_offset is None or record.offset >= r_offset:
+                            await consumer.wait_first(
+                                callback(consumer._to_message(tp, record)), consumer.suspend_flow.wait()
+                            )
+                            read_offset[tp] = record.offset
+                    continue
+                r_offset = read_offset[tp]
+                for record in tp_records:
+                    offset = record.offset
+                    if r_offset is not None and offset < r_offset:
+                        continue  # already delivered: Faust's read-offset rule
+                    if r_offset and offset - r_offset > 1 and acks_enabled_for(tp.topic):
+                        await consumer._add_gap(tp, r_offset + 1, offset)  # as Faust's fetcher does
+                    events.append(
+                        InputEvent(tp.topic, tp.partition, offset, record.key, record.value, record.timestamp)
+                    )
+                    r_offset = offset
+                read_offset[tp] = r_offset
+            for batch in feed.split(events):
+                await feed.queue.put(batch)
+            if commit_every is not None and consumer._n_acked >= commit_every:
+                consumer._n_acked = 0
+                await consumer.commit()
+    except consumer.consumer_stopped_errors:
+        if consumer.transport.app.should_stop:
+            consumer.log.info("Broker stopped consumer, shutting down...")
+            return
+        raise
+    except asyncio.CancelledError:
+        if consumer.transport.app.should_stop:
+            consumer.log.info("Consumer shutting down for user cancel.")
+            return
+        raise
+    except Exception as exc:
+        consumer.log.exception("Drain messages raised: %r", exc)
+        raise

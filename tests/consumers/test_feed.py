@@ -1,0 +1,245 @@
+"""BatchFeed: batching, acks that Faust's commit logic understands, and rebalance behaviour."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from types import SimpleNamespace
+
+import pytest
+from faust.transport.consumer import Consumer as FaustConsumer
+from faust.types import TP
+from intervaltree import IntervalTree
+
+from consumers.scoring.feed import BatchFeed, FetchedBatch
+from consumers.scoring.processor import InputEvent
+
+TX = "transactions"
+
+
+def events(partition: int, offsets: range) -> list[InputEvent]:
+    return [InputEvent(TX, partition, o, b"k", b"v", 0) for o in offsets]
+
+
+def fake_consumer() -> SimpleNamespace:
+    """The bookkeeping attributes of faust's Consumer that ack and ``_new_offset`` use."""
+    return SimpleNamespace(
+        _acked=defaultdict(list),
+        _acked_index=defaultdict(set),
+        _committed_offset=defaultdict(lambda: None),
+        _gap=defaultdict(IntervalTree),
+        _n_acked=0,
+    )
+
+
+def commit_offset(consumer: SimpleNamespace, tp: TP) -> int | None:
+    # faust's own computation of the offset to commit, over what BatchFeed.ack recorded
+    return FaustConsumer._new_offset(consumer, tp)  # type: ignore[arg-type]
+
+
+def test_split_cuts_a_fetch_into_batches_with_their_offsets() -> None:
+    feed = BatchFeed([TX], batch_size=4)
+    batches = feed.split(events(0, range(0, 3)) + events(1, range(10, 13)))
+    assert [len(b.events) for b in batches] == [4, 2]
+    assert batches[0].offsets == {TP(TX, 0): [0, 1, 2], TP(TX, 1): [10]}
+    assert batches[1].offsets == {TP(TX, 1): [11, 12]}
+
+
+def test_acked_offsets_are_what_faust_commits() -> None:
+    feed = BatchFeed([TX], batch_size=100)
+    feed.consumer = consumer = fake_consumer()
+    tp = TP(TX, 0)
+    consumer._committed_offset[tp] = 100
+    first, second = feed.split(events(0, range(100, 105)))[0], feed.split(events(0, range(107, 110)))[0]
+    feed.in_flight += [first, second]  # as if yielded by feed.batches()
+    assert feed.ack(second) == 3
+    assert commit_offset(consumer, tp) is None  # 100-104 not acked yet: nothing to commit
+    assert feed.ack(first) == 5
+    assert feed.ack(first) == 0  # acking twice changes nothing
+    assert consumer._n_acked == 8
+    assert commit_offset(consumer, tp) == 105  # offsets 105-106 are missing: stop there
+    consumer._committed_offset[tp] = 104
+    consumer._gap[tp].addi(105, 107)  # what the drain registers for a gap in the log
+    assert commit_offset(consumer, tp) == 110
+
+
+def test_offsets_below_the_committed_offset_are_not_acked_again() -> None:
+    feed = BatchFeed([TX], batch_size=100)
+    feed.consumer = consumer = fake_consumer()
+    consumer._committed_offset[TP(TX, 0)] = 3
+    batch = feed.split(events(0, range(0, 5)))[0]
+    feed.in_flight.append(batch)
+    assert feed.ack(batch) == 2
+
+
+def test_batches_merge_what_is_queued_up_to_the_batch_size() -> None:
+    async def run() -> list[list[tuple[int, int]]]:
+        feed = BatchFeed([TX], batch_size=5)
+        for fetch in [events(0, range(0, 2)), events(1, range(0, 2)), events(2, range(0, 3))]:
+            for batch in feed.split(fetch):
+                feed.queue.put_nowait(batch)
+        got = []
+        batches = feed.batches(within=0.0)
+        for _ in range(2):
+            batch = await anext(batches)
+            got.append([(e.partition, e.offset) for e in batch.events])
+            assert sum(len(offsets) for offsets in batch.offsets.values()) == len(batch.events)
+            feed.finished(batch)
+        return got
+
+    first, second = asyncio.run(run())
+    assert first == [(0, 0), (0, 1), (1, 0), (1, 1)]  # the third fetch would make it 7 > 5
+    assert second == [(2, 0), (2, 1), (2, 2)]
+
+
+def test_a_batch_waits_within_for_more_records_then_closes() -> None:
+    async def run() -> tuple[int, int]:
+        feed = BatchFeed([TX], batch_size=10)
+        feed.queue.put_nowait(feed.split(events(0, range(0, 2)))[0])
+
+        async def later() -> None:
+            await asyncio.sleep(0.02)
+            feed.queue.put_nowait(feed.split(events(0, range(2, 5)))[0])
+
+        asyncio.get_running_loop().create_task(later())
+        batches = feed.batches(within=0.2)
+        first = await anext(batches)
+        feed.finished(first)
+        feed.queue.put_nowait(feed.split(events(0, range(5, 6)))[0])
+        started = asyncio.get_running_loop().time()
+        await anext(batches)
+        return len(first.events), round(asyncio.get_running_loop().time() - started, 1)
+
+    size, waited = asyncio.run(run())
+    assert size == 5  # the records that arrived 20 ms later joined the batch
+    assert waited == 0.2  # a lone record waits `within` for company, then goes on its own
+
+
+def test_a_rebalance_drops_queued_batches_and_waits_for_the_one_in_progress() -> None:
+    async def run() -> list[str]:
+        feed = BatchFeed([TX], batch_size=2)
+        feed.consumer = fake_consumer()
+        for batch in feed.split(events(0, range(0, 6))):
+            feed.queue.put_nowait(batch)
+        batches = feed.batches(within=0.0)
+        current = await anext(batches)
+        log: list[str] = []
+
+        async def rebalance() -> None:
+            await feed.drop_and_wait()
+            log.append("rebalanced")
+
+        task = asyncio.get_running_loop().create_task(rebalance())
+        await asyncio.sleep(0.01)
+        log.append("still processing")  # the rebalance waits for this batch
+        assert feed.ack(current) == 2  # in flight: the rebalance's commit includes it
+        feed.finished(current)
+        assert feed.ack(current) == 0  # finished: no longer this feed's to ack
+        await task
+        assert feed.queue.empty()
+        stale = FetchedBatch(current.epoch, events(0, range(6, 7)))
+        fresh = feed.split(events(0, range(0, 1)))[0]  # re-read from the committed offset
+        feed.queue.put_nowait(stale)
+        feed.queue.put_nowait(fresh)
+        nxt = await anext(batches)
+        log.append(f"next starts at {nxt.events[0].offset}")
+        return log
+
+    assert asyncio.run(run()) == ["still processing", "rebalanced", "next starts at 0"]
+
+
+@pytest.mark.parametrize("within", [0.0, 0.05])
+def test_nothing_queued_is_lost_when_a_wait_times_out(within: float) -> None:
+    async def run() -> list[int]:
+        feed = BatchFeed([TX], batch_size=1000)
+        seen: list[int] = []
+        batches = feed.batches(within=within)
+
+        async def produce() -> None:
+            for start in range(0, 200, 10):
+                for batch in feed.split(events(0, range(start, start + 10))):
+                    await feed.queue.put(batch)
+                await asyncio.sleep(0.003)
+
+        task = asyncio.get_running_loop().create_task(produce())
+        while len(seen) < 200:
+            batch = await anext(batches)
+            seen += [e.offset for e in batch.events]
+            feed.finished(batch)
+        await task
+        return seen
+
+    assert asyncio.run(run()) == list(range(200))
+
+
+class FakeDrainConsumer:
+    """What ``drain`` uses of faust's Consumer: one fetch is returned, then the consumer stops."""
+
+    consumer_stopped_errors = ()
+
+    def __init__(self, fetch: dict, read_offsets: dict | None = None) -> None:
+        self.fetch = fetch
+        self.callback_got: list[tuple[str, int]] = []
+        self.gaps: list[tuple[TP, int, int]] = []
+        self._read_offset: defaultdict = defaultdict(lambda: None, read_offsets or {})
+        self._commit_every = None
+        self._n_acked = 0
+        self._buffered_partitions: set = set()
+        self._stopped = asyncio.Event()
+        self.should_stop = False
+        self.flow_active = True
+        self.app = SimpleNamespace(consumer_generation_id=1, topics=SimpleNamespace(acks_enabled_for=lambda t: True))
+        self.suspend_flow = asyncio.Event()
+
+    async def _wait_next_records(self, timeout: float) -> tuple[dict, None]:
+        if self.fetch is None:
+            self._stopped.set()
+            return {}, None
+        fetch, self.fetch = self.fetch, None
+        return fetch, None
+
+    async def _add_gap(self, tp: TP, start: int, end: int) -> None:
+        self.gaps.append((tp, start, end))
+
+    def _to_message(self, tp: TP, record: SimpleNamespace) -> tuple[str, int]:
+        return (tp.topic, record.offset)
+
+    async def callback(self, message: tuple[str, int]) -> None:
+        self.callback_got.append(message)
+
+    async def wait_first(self, *coros: object) -> None:
+        for other in coros[1:]:
+            other.close()  # type: ignore[attr-defined]
+        await coros[0]  # type: ignore[misc]
+
+
+def record(topic: str, partition: int, offset: int) -> SimpleNamespace:
+    return SimpleNamespace(topic=topic, partition=partition, offset=offset, key=b"k", value=b"v", timestamp=0)
+
+
+def test_drain_delivers_a_fetch_labels_first_in_offset_order_and_leaves_changelogs_to_faust() -> None:
+    from consumers.scoring.feed import drain
+
+    tx0, tx1, labels, changelog = TP(TX, 0), TP(TX, 1), TP("labels", 0), TP("card-state-changelog", 0)
+    fetch = {
+        tx0: [record(TX, 0, o) for o in (5, 6, 9)],  # 7-8 are not in the log (e.g. compacted)
+        tx1: [record(TX, 1, o) for o in (0, 1, 2)],
+        labels: [record("labels", 0, o) for o in (3, 4)],
+        changelog: [record("card-state-changelog", 0, 0)],
+    }
+    consumer = FakeDrainConsumer(fetch, read_offsets={tx1: 1})  # tx1 offset 0 was delivered already
+
+    async def run() -> list[FetchedBatch]:
+        feed = BatchFeed(["labels", TX], batch_size=100)
+        await drain(consumer, SimpleNamespace(_stopped=asyncio.Event()), feed)
+        return [feed.queue.get_nowait() for _ in range(feed.queue.qsize())]
+
+    (batch,) = asyncio.run(run())
+    assert [(e.topic, e.partition, e.offset) for e in batch.events] == [
+        ("labels", 0, 3), ("labels", 0, 4),
+        (TX, 0, 5), (TX, 0, 6), (TX, 0, 9),
+        (TX, 1, 1), (TX, 1, 2),
+    ]  # fmt: skip
+    assert consumer.callback_got == [("card-state-changelog", 0)]  # Faust's own per-message path
+    assert consumer.gaps == [(tx0, 7, 9)]  # as Faust's fetcher registers it: offsets 7-8 (and 9)
+    assert consumer._read_offset[tx0] == 9 and consumer._read_offset[tx1] == 2
