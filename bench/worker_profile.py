@@ -42,6 +42,7 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=1_000)
     parser.add_argument("--cards", type=int, default=5_000, help="cards in the dataset (bench/worker.py uses 5,000)")
     parser.add_argument("--days", type=int, default=42, help="days in the dataset (bench/worker.py uses 42)")
+    parser.add_argument("--sort", default="cumulative", help="cProfile sort key (cumulative, tottime)")
     parser.add_argument("--no-profile", action="store_true", help="time the processor without cProfile")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -73,7 +74,7 @@ def main() -> int:
     if args.no_profile:
         return 0
     out = io.StringIO()
-    pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(18)
+    pstats.Stats(profiler, stream=out).sort_stats(args.sort).print_stats(25)
     print(out.getvalue())
     return 0
 

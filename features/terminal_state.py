@@ -10,6 +10,7 @@ no-op; the earliest ``reported_at`` wins.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import orjson
 
@@ -110,29 +111,40 @@ class TerminalState:
     def window_counts(self, ts_ms: int, config: FeatureConfig) -> list[tuple[int, int]]:
         """(transactions, frauds reported before ``ts_ms``) per window, in definition order."""
         day = ts_ms // DAY_MS
-        counts, frauds = self.day_counts, self.frauds
+        spans = _windows(day, config)
         memo = self._counts_memo
         if memo is not None and memo[0] == day and memo[1] is config:
             totals = memo[2]
         else:
-            totals = [sum(counts.get(d, 0) for d in range(start, end)) if counts else 0
-                      for start, end in _windows(day, config)]  # fmt: skip
+            # one pass over the kept days (a few dozen at most), not over every day of every window
+            totals = [0] * len(spans)
+            first, last = min(s for s, _ in spans), max(e for _, e in spans)
+            for d, count in self.day_counts.items():
+                if first <= d < last:
+                    for i, (start, end) in enumerate(spans):
+                        if start <= d < end:
+                            totals[i] += count
             self._counts_memo = (day, config, totals)
-        if not frauds:  # the common case: the window bounds are not needed again
+        if not self.frauds:  # the common case
             return [(count, 0) for count in totals]
-        return [
-            (count, sum(1 for d, rep in frauds.values() if start <= d < end and rep < ts_ms))
-            for count, (start, end) in zip(totals, _windows(day, config), strict=True)
-        ]
+        frauds = [0] * len(spans)
+        for d, reported in self.frauds.values():
+            if reported < ts_ms:
+                for i, (start, end) in enumerate(spans):
+                    if start <= d < end:
+                        frauds[i] += 1
+        return list(zip(totals, frauds, strict=True))
 
 
-def _windows(day: int, config: FeatureConfig) -> list[tuple[int, int]]:
+@lru_cache(maxsize=4096)
+def _windows(day: int, config: FeatureConfig) -> tuple[tuple[int, int], ...]:
+    """[start, end) in UTC days of each terminal window for a transaction on ``day``."""
     spans = []
     for delay, windows in ((config.terminal_delay_days, config.terminal_window_days),
                            (0, config.terminal_recent_window_days)):  # fmt: skip
         for days in windows:
             spans.append((day - delay - days, day - delay))
-    return spans
+    return tuple(spans)
 
 
 def terminal_features(partials: list[TerminalState], ts_ms: int, config: FeatureConfig) -> list[float]:
