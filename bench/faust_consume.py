@@ -110,8 +110,8 @@ def main() -> int:
                            "__MODE__": repr(mode), "__BOOTSTRAP__": repr(BOOTSTRAP),
                            "__DATADIR__": repr(f"/tmp/fc-{os.getpid()}")}  # fmt: skip
             code = CHILD
-            for name, value_text in with_values.items():
-                code = code.replace(name, value_text)
+            for name, text in with_values.items():
+                code = code.replace(name, text)
             started = time.monotonic()
             out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=root)
             line = next((x for x in out.stdout.splitlines() + out.stderr.splitlines() if "RESULT" in x), None)
@@ -123,8 +123,8 @@ def main() -> int:
             took = time.monotonic() - started
             print(f"run {run + 1} {mode}: {int(n) / float(elapsed):,.0f} records/s (process {took:.0f} s)")
     print("\n| run | path | records/s | process CPU s |\n|---|---|---|---|")
-    for run, mode, rate, cpu in rows:
-        print(f"| {run} | {mode} | {rate:,.0f} | {cpu:.1f} |")
+    for run_no, path, rate, cpu_s in rows:
+        print(f"| {run_no} | {path} | {rate:,.0f} | {cpu_s:.1f} |")
     return 0
 
 
