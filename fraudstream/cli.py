@@ -521,7 +521,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     wk.add_argument("--batch-size", type=int, default=1000, help="most records in a micro-batch")
     wk.add_argument(
-        "--batch-wait", type=float, default=0.02, help="seconds a micro-batch waits for more records after its first (see BENCHMARKS.md)"
+        "--batch-wait",
+        type=float,
+        default=0.02,
+        help="seconds a micro-batch waits for more records after its first (see BENCHMARKS.md)",
     )
     wk.add_argument(
         "--fetch-max-wait",

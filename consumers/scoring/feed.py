@@ -232,25 +232,28 @@ async def drain(consumer: Any, fetcher: Any, feed: BatchFeed) -> None:
     stopping: Callable[[], bool] = lambda: consumer._stopped.is_set() or fetcher._stopped.is_set()  # noqa: E731
     try:
         while not stopping():
-            epoch = feed.epoch
-            generation = consumer.app.consumer_generation_id
             records, active = await consumer._wait_next_records(1.0)
+            # as Faust's getmany: the generation as the fetch returns; a rebalance while this
+            # fetch is handed over (the per-message path below awaits) drops the rest of it
+            generation, epoch = consumer.app.consumer_generation_id, feed.epoch
             await asyncio.sleep(0)
             if not records or consumer.should_stop:
                 continue
             if not consumer.flow_active:
                 await consumer.perform_seek()  # as Faust's getmany: a rebalance is under way
                 continue
-            if consumer.app.consumer_generation_id != generation or feed.epoch != epoch:
-                continue  # fetched before a rebalance: the partitions are re-read from commits
             events: list[InputEvent] = []
             # source topics in the feed's order (labels before transactions: a label applied early
             # is harmless, features count only labels reported before the transaction)
             for tp, tp_records in sorted(records.items(), key=lambda item: feed.order.get(item[0].topic, -1)):
+                if consumer.app.consumer_generation_id != generation:
+                    break
                 if active is not None and tp not in active and tp not in consumer._buffered_partitions:
                     continue
                 if tp.topic not in feed.topics:
                     for record in tp_records:  # Faust's own path: changelogs, recovery, standbys
+                        if consumer.app.consumer_generation_id != generation or not consumer.flow_active:
+                            break  # as Faust's getmany
                         r_offset = read_offset[tp]
                         if r_offset is None or record.offset >= r_offset:
                             await consumer.wait_first(
@@ -270,6 +273,8 @@ async def drain(consumer: Any, fetcher: Any, feed: BatchFeed) -> None:
                     )
                     r_offset = offset
                 read_offset[tp] = r_offset
+            if consumer.app.consumer_generation_id != generation or feed.epoch != epoch:
+                continue  # a rebalance began meanwhile: these partitions are re-read from commits
             for batch in feed.split(events):
                 await feed.queue.put(batch)
             if commit_every is not None and consumer._n_acked >= commit_every:

@@ -177,8 +177,9 @@ class FakeDrainConsumer:
 
     consumer_stopped_errors = ()
 
-    def __init__(self, fetch: dict, read_offsets: dict | None = None) -> None:
+    def __init__(self, fetch: dict, read_offsets: dict | None = None, generation_step: int = 0) -> None:
         self.fetch = fetch
+        self.generation_step = generation_step
         self.callback_got: list[tuple[str, int]] = []
         self.gaps: list[tuple[TP, int, int]] = []
         self._read_offset: defaultdict = defaultdict(lambda: None, read_offsets or {})
@@ -196,6 +197,7 @@ class FakeDrainConsumer:
             self._stopped.set()
             return {}, None
         fetch, self.fetch = self.fetch, None
+        self.app.consumer_generation_id += self.generation_step  # an assignment while fetching
         return fetch, None
 
     async def _add_gap(self, tp: TP, start: int, end: int) -> None:
@@ -242,4 +244,21 @@ def test_drain_delivers_a_fetch_labels_first_in_offset_order_and_leaves_changelo
     ]  # fmt: skip
     assert consumer.callback_got == [("card-state-changelog", 0)]  # Faust's own per-message path
     assert consumer.gaps == [(tx0, 7, 9)]  # as Faust's fetcher registers it: offsets 7-8 (and 9)
-    assert consumer._read_offset[tx0] == 9 and consumer._read_offset[tx1] == 2
+    assert consumer._read_offset[tx0] == 9
+    assert consumer._read_offset[tx1] == 2
+
+
+def test_drain_delivers_the_first_fetch_after_an_assignment() -> None:
+    # A worker joining a group waits in the fetch while it is assigned partitions: the generation
+    # moves during that wait. Faust's getmany takes the generation as the fetch returns; taking it
+    # before dropped the recovering changelogs' records, and recovery waited forever.
+    from consumers.scoring.feed import drain
+
+    changelog = TP("card-state-changelog", 0)
+    consumer = FakeDrainConsumer({changelog: [record(changelog.topic, 0, o) for o in (0, 1)]}, generation_step=1)
+
+    async def run() -> None:
+        await drain(consumer, SimpleNamespace(_stopped=asyncio.Event()), BatchFeed([TX], batch_size=10))
+
+    asyncio.run(run())
+    assert consumer.callback_got == [(changelog.topic, 0), (changelog.topic, 1)]

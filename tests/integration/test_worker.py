@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import signal
+import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -343,3 +344,61 @@ def test_rocksdb_store_files_each_key_under_its_partition_and_a_restart_resumes_
     batch = features.loc[[d["transaction_id"] for d in got], CARD_FEATURES].to_numpy()
     differing = {CARD_FEATURES[i] for i in np.argwhere(~np.isclose(streamed, batch, rtol=1e-9, atol=1e-9))[:, 1]}
     assert not differing, f"card features differ from batch after the restart: {sorted(differing)}"
+
+
+def test_a_second_worker_joining_and_leaving_mid_stream_loses_nothing_and_hands_card_state_over(
+    scenario, bootstrap_servers, topic_factory, tmp_path
+) -> None:
+    """Two rebalances during a paced replay over 3 partitions: a worker joins (partitions and their
+    card state move to it, restored from the changelogs) and leaves cleanly (they move back). Every
+    transaction gets a decision, and every decision's card features, duplicates included, equal the
+    batch computation: state moved with its partitions, nothing counted twice or lost. Terminal
+    features are not compared: with several partitions they are exact only in real time (see EXACT)."""
+    topics = _topics(topic_factory, 3)
+    events = _labels_first(scenario["dataset"], topics)
+    n = len(scenario["dataset"].transactions)
+    app_id = f"rebalance-{topics.decisions[-8:]}"
+    first = WorkerProcess(bootstrap_servers, topics, scenario["store"], app_id, scenario["root"],
+                          "--state-store", "memory://", partitions=3)  # fmt: skip
+    second = WorkerProcess(bootstrap_servers, topics, scenario["store"], app_id, tmp_path,
+                           "--state-store", "memory://", partitions=3)  # fmt: skip
+    chunks = [events[i : i + 1000] for i in range(0, len(events), 1000)]
+    try:
+        first.start()
+        produce(bootstrap_servers, chunks[0])
+        wait_for(lambda: topic_size(bootstrap_servers, topics.decisions) > 0, 120, "first decisions", first)
+        second.start()
+        for i, chunk in enumerate(chunks[1:], start=1):
+            produce(bootstrap_servers, chunk)
+            if i == len(chunks) // 2:  # the second worker has had time to join: it must be scoring
+                wait_for(lambda: _scored(second) > 0, 120, "decisions from the second worker", second)
+                second.signal(signal.SIGTERM)
+                assert second.wait(60) == 0, second.log_tail()
+            time.sleep(0.3)
+
+        def complete() -> bool:
+            if topic_size(bootstrap_servers, topics.decisions) < n:
+                return False
+            return len({d["transaction_id"] for d in decisions(bootstrap_servers, topics.decisions)}) == n
+
+        wait_for(complete, 240, "a decision for every transaction after two rebalances", first)
+        got = decisions(bootstrap_servers, topics.decisions)
+        row = {tx: i for i, tx in enumerate(scenario["dataset"].transactions["transaction_id"])}
+        card = [name for name in FEATURE_NAMES if name.startswith("card_")]
+        expected = scenario["features"][card].to_numpy()[[row[d["transaction_id"]] for d in got]]
+        streamed = np.array([[d["features"][name] for name in card] for d in got])
+        bad = ~np.isclose(streamed, expected, rtol=1e-9, atol=1e-9)
+        assert not bad.any(), {card[i]: int(c) for i, c in enumerate(bad.sum(axis=0)) if c}
+        print(f"rebalance test: {len(got)} decisions for {n} transactions")
+    finally:
+        second.stop()
+        first.stop()
+
+
+def _scored(worker: WorkerProcess) -> float:
+    try:
+        text = worker.metrics()
+    except OSError:
+        return 0.0
+    lines = [x for x in text.splitlines() if x.startswith('fraudstream_worker_events_total{kind="transaction"}')]
+    return float(lines[0].split()[-1]) if lines else 0.0
