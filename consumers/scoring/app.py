@@ -282,7 +282,9 @@ def build_app(config: WorkerConfig) -> faust.App:
         table_state: StateAccess = TableState(stores)
         # Batch N+1 is processed while batch N's outputs are delivered: a batch's completion
         # (wait for delivery, local store, ack) runs as a task, completions run in order, and at
-        # most two batches are in flight.
+        # most two batches are in flight. Batch N+1 reads batch N's states from the processor's
+        # cache, which holds them until then (its LRU bound, 500,000 keys, is far above two
+        # batches' keys), not from the local store, which N's completion writes later.
         previous: asyncio.Task[None] | None = None
         async for batch in feed.batches(config.batch_wait):
             try:
