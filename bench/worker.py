@@ -302,7 +302,7 @@ def latency(events: list, store: str, home: Path, rate: float, seconds: float, w
         "sent": len(measured),
         "answered": len(lat),
         "p99_ms_with_warmup": round(float(np.percentile(everything, 99)), 1),
-        # where the time goes: sent -> the worker starts the batch (fetch, buffering, take_events),
+        # where the time goes: sent -> the worker starts the batch (fetch, batch wait),
         # and batch start -> the client has the decision (processing, flush, delivery)
         "to_batch_start_p50_p99_ms": [round(float(np.percentile(before, q)), 1) for q in (50, 99)],
         "batch_start_to_client_p50_p99_ms": [round(float(np.percentile(after, q)), 1) for q in (50, 99)],

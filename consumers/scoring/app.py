@@ -292,9 +292,9 @@ def build_app(config: WorkerConfig) -> faust.App:
             except BaseException:
                 feed.finished(batch)
                 raise
-            if previous is not None and not previous.done():
-                await asyncio.shield(previous)  # the batch before the last one; bounds the pipeline
-            previous = asyncio.ensure_future(complete_batch(batch, pending, previous))
+            if previous is not None:
+                await asyncio.shield(previous)  # completions in batch order; bounds the pipeline
+            previous = asyncio.ensure_future(complete_batch(batch, pending))
 
     @dataclass
     class Pending:
@@ -331,10 +331,8 @@ def build_app(config: WorkerConfig) -> faust.App:
         fast.poll(0)
         return Pending(result, by_table, delivered, started)
 
-    async def complete_batch(batch: FetchedBatch, pending: Pending, previous: asyncio.Task[None] | None) -> None:
+    async def complete_batch(batch: FetchedBatch, pending: Pending) -> None:
         try:
-            if previous is not None:
-                await previous  # completions in batch order
             # durable before the batch is acked (and Faust later commits its offsets)
             remaining = await asyncio.get_running_loop().run_in_executor(None, fast.flush, 60.0)
             if remaining:

@@ -108,36 +108,28 @@ class BatchFeed:
         also when it fails: a rebalance waits for that. Several batches may be in flight (the
         worker processes the next batch while the previous one's outputs are delivered).
         """
-        batch: FetchedBatch | None = None
-        held: FetchedBatch | None = None  # taken off the queue, too big to join the batch
-        deadline = 0.0
+        held: FetchedBatch | None = None  # taken off the queue, too big to join the last batch
         while True:
-            if batch is not None and batch.epoch != self.epoch:
-                batch = None  # a rebalance dropped it
-            if batch is None:
-                first, held = (held, None) if held is not None else (await self._next(None), None)
-                assert first is not None
-                if first.epoch == self.epoch:
-                    batch, deadline = first, time.monotonic() + within
-                continue
-            if len(batch.events) < self.batch_size:
+            batch, held = held or await self._next(None), None
+            assert batch is not None
+            if batch.epoch != self.epoch:
+                continue  # queued before a rebalance
+            deadline = time.monotonic() + within
+            while len(batch.events) < self.batch_size:
                 more = await self._next(max(0.0, deadline - time.monotonic()))
-                if more is not None:
-                    if more.epoch != self.epoch:
-                        continue
-                    if batch.epoch != self.epoch:
-                        batch = more
-                        continue
-                    if len(batch.events) + len(more.events) <= self.batch_size:
-                        batch = _merge(batch, more)
-                        continue
-                    held = more
-                elif batch.epoch != self.epoch:
+                if more is None:
+                    break
+                if more.epoch != self.epoch:
                     continue
+                if batch.epoch != self.epoch or len(batch.events) + len(more.events) > self.batch_size:
+                    held = more  # starts the next batch
+                    break
+                batch = _merge(batch, more)
+            if batch.epoch != self.epoch:
+                continue  # a rebalance while it was filling
             self.in_flight.append(batch)
             self.idle.clear()
-            yielded, batch = batch, None
-            yield yielded
+            yield batch
 
     async def _next(self, timeout: float | None) -> FetchedBatch | None:
         """The next queued batch, or None after ``timeout`` seconds. A get that times out stays
