@@ -232,7 +232,12 @@ async def drain(consumer: Any, fetcher: Any, feed: BatchFeed) -> None:
             if not records or consumer.should_stop:
                 continue
             if not consumer.flow_active:
-                await consumer.perform_seek()  # as Faust's getmany: a rebalance is under way
+                # as Faust's getmany: a rebalance is under way; the partitions may be revoked while
+                # the seek is under way (faust-streaming PR 264), and the next assignment seeks again
+                try:
+                    await consumer.perform_seek()
+                except Exception as exc:
+                    consumer.log.warning("exception performing seek when flow not active %r", exc)
                 continue
             events: list[InputEvent] = []
             # source topics in the feed's order (labels before transactions: a label applied early

@@ -262,3 +262,33 @@ def test_drain_delivers_the_first_fetch_after_an_assignment() -> None:
 
     asyncio.run(run())
     assert consumer.callback_got == [(changelog.topic, 0), (changelog.topic, 1)]
+
+
+def test_drain_survives_a_seek_on_partitions_revoked_meanwhile() -> None:
+    # A rebalance stops the flow; drain seeks to the committed offsets as Faust's getmany does. If
+    # the partitions are revoked while that seek runs, aiokafka raises IllegalStateError. Faust's
+    # getmany logs it and goes on (faust-streaming PR 264); drain raised it, and the worker crashed
+    # (CI, a second worker joining mid-stream).
+    from aiokafka.errors import IllegalStateError
+
+    from consumers.scoring.feed import drain
+
+    tx0 = TP(TX, 0)
+    consumer = FakeDrainConsumer({tx0: [record(TX, 0, 0)]})
+    consumer.flow_active = False
+    warnings: list[str] = []
+    consumer.log = SimpleNamespace(warning=lambda msg, *args: warnings.append(msg % args))
+
+    async def perform_seek() -> None:
+        raise IllegalStateError(f"No current assignment for partition {tx0}")
+
+    consumer.perform_seek = perform_seek
+
+    async def run() -> int:
+        feed = BatchFeed([TX], batch_size=10)
+        await drain(consumer, SimpleNamespace(_stopped=asyncio.Event()), feed)
+        return feed.queue.qsize()
+
+    assert asyncio.run(run()) == 0  # nothing delivered while the flow is stopped
+    (warning,) = warnings
+    assert "No current assignment" in warning
