@@ -83,11 +83,14 @@ def size(topic: str) -> int:
     return sum(end_offsets(BOOTSTRAP, topic).values())
 
 
-def wait_size(topic: str, n: int, timeout: float) -> None:
+def wait_size(topic: str, n: int, timeout: float, process: subprocess.Popen[bytes] | None = None) -> None:
+    """Wait until ``topic`` holds ``n`` records; fail at once if ``process`` (the worker) exits."""
     deadline = time.monotonic() + timeout
     while size(topic) < n:
         if time.monotonic() > deadline:
             raise TimeoutError(f"{topic}: {size(topic)} of {n} after {timeout} s")
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"the worker exited ({process.returncode}) with {size(topic)} of {n} in {topic}")
         time.sleep(0.5)
 
 
@@ -112,6 +115,8 @@ def decision_times(topic: str) -> np.ndarray:
 
 #: set by --py-spy: record the worker under py-spy into this file (collapsed stacks)
 PY_SPY: dict[str, Path] = {}
+#: set by --py-spy-args: extra py-spy flags (``--gil --threads``: only samples holding the GIL, per thread)
+PY_SPY_ARGS: list[str] = []
 #: set by --worker-args: extra worker flags for every worker run
 WORKER_ARGS: list[str] = []
 
@@ -122,8 +127,8 @@ def start_worker(names: TopicNames, store: str, home: Path, *extra: str) -> subp
     command = [sys.executable, "-m", "fraudstream.cli", "worker", "--store", store, "--app-id", names.decisions,
                *WORKER_ARGS, *extra]  # fmt: skip
     if "out" in PY_SPY:
-        command = ["py-spy", "record", "--rate", "250", "--format", "raw", "--nonblocking", "-o", str(PY_SPY["out"]),
-                   "--", *command]  # fmt: skip
+        command = ["py-spy", "record", "--rate", "250", "--format", "raw", "--nonblocking", *PY_SPY_ARGS,
+                   "-o", str(PY_SPY["out"]), "--", *command]  # fmt: skip
     return subprocess.Popen(
         command,
         env=env, stdout=log, stderr=subprocess.STDOUT, cwd=PROJECT_ROOT,
@@ -136,7 +141,8 @@ def stop_worker(process: subprocess.Popen[bytes]) -> None:
     if "out" in PY_SPY:
         children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
         target = int(children[0]) if children else process.pid
-    os.kill(target, signal.SIGTERM)
+    if process.poll() is None:
+        os.kill(target, signal.SIGTERM)
     process.wait(60)
 
 
@@ -146,7 +152,7 @@ def worker_throughput(events: list, n_tx: int, store: str, home: Path, *extra: s
                              e.timestamp_ms, e.value) for e in events])  # fmt: skip
     process = start_worker(names, store, home, *extra)
     try:
-        wait_size(names.decisions, n_tx, 900)
+        wait_size(names.decisions, n_tx, 900, process)
     finally:
         stop_worker(process)
     times = decision_times(names.decisions)
@@ -327,10 +333,12 @@ def main() -> int:
         help="run one half of the benchmark, or only the worker's throughput (no baselines)",
     )
     parser.add_argument("--py-spy", type=Path, help="profile the worker with py-spy into this file (collapsed stacks)")
+    parser.add_argument("--py-spy-args", default="", help="extra py-spy flags, e.g. '--gil --threads'")
     parser.add_argument("--worker-args", default="", help="extra flags for the worker, e.g. '--batch-wait 0.01'")
     args = parser.parse_args()
     if args.py_spy:
         PY_SPY["out"] = args.py_spy.resolve()
+        PY_SPY_ARGS.extend(args.py_spy_args.split())
     WORKER_ARGS.extend(args.worker_args.split())
     BROKER.start()
     results: dict[str, object] = {}

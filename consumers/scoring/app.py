@@ -29,9 +29,10 @@ import gc
 import logging
 import os
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import faust
 from confluent_kafka import Producer
@@ -55,6 +56,7 @@ from fraudstream.topics import PRODUCER_DEFAULTS
 from trainer.registry import LoadedModel, ModelRegistry
 
 log = logging.getLogger("fraudstream.worker")
+P = TypeVar("P")
 
 
 @dataclass(frozen=True)
@@ -213,6 +215,78 @@ def drop_faust_monitor(app: faust.App) -> None:
     app.on_init_dependencies = without_monitor  # type: ignore[method-assign]
 
 
+class BatchDelivery:
+    """The delivery reports of one batch's outputs (decisions, dead letters, changelog writes).
+
+    A batch is complete when librdkafka has reported every message it produced, not when the
+    producer's whole queue is empty: ``Producer.flush`` also waits for the next batch's messages,
+    produced meanwhile, and held the worker up to a batch's processing time per batch. Only the
+    completing batch's thread polls the producer, so only it runs these callbacks.
+    """
+
+    __slots__ = ("changelog_offsets", "errors", "expected", "reported")
+
+    def __init__(self) -> None:
+        self.expected = 0  # set once all of the batch is produced, before anyone waits
+        self.reported = 0
+        self.errors: list[str] = []
+        #: (table, changelog partition) -> offset of the batch's last write there
+        self.changelog_offsets: dict[tuple[str, int], int] = {}
+
+    def on_delivery(self, error: Any, message: Any) -> None:
+        self.reported += 1
+        if error is not None:
+            self.errors.append(f"{message.topic()}[{message.partition()}]: {error}")
+
+    def on_changelog_delivery(self, table: str) -> Callable[[Any, Any], None]:
+        """The callback of the batch's last write to a changelog partition: also notes its offset."""
+
+        def report(error: Any, message: Any) -> None:
+            self.on_delivery(error, message)
+            if error is None:
+                self.changelog_offsets[(table, message.partition())] = message.offset()
+
+        return report
+
+    def wait(self, producer: Any, timeout: float) -> bool:
+        """Poll ``producer`` until every message of the batch is reported (True) or ``timeout`` passes."""
+        deadline = time.monotonic() + timeout
+        while self.reported < self.expected:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            producer.poll(min(left, 0.1))
+        return True
+
+
+async def pipelined(
+    batches: AsyncIterator[FetchedBatch],
+    produce: Callable[[FetchedBatch], P],
+    complete: Callable[[FetchedBatch, P], Awaitable[None]],
+    finished: Callable[[FetchedBatch], None],
+) -> None:
+    """Process and produce batch N+1 while batch N's outputs are delivered.
+
+    ``produce`` (synchronous: features, scoring, handing outputs to the producer) runs in the loop;
+    ``complete`` (wait for the delivery reports, local store, ack) runs as a task that starts at
+    once, so its wait overlaps the next batch's processing. Completions run in batch order and at
+    most two batches are in flight. ``finished`` releases a batch whose ``produce`` failed.
+    """
+    previous: asyncio.Task[None] | None = None
+    async for batch in batches:
+        try:
+            pending = produce(batch)
+        except BaseException:
+            finished(batch)
+            raise
+        if previous is not None:
+            await asyncio.shield(previous)  # completions in batch order; bounds the pipeline
+        previous = asyncio.ensure_future(complete(batch, pending))
+        # let it start now: a task runs only when the loop yields, and the next batch may be
+        # queued already, so without this its wait began after that batch was processed
+        await asyncio.sleep(0)
+
+
 def build_app(config: WorkerConfig) -> faust.App:
     Path(config.data_dir).mkdir(parents=True, exist_ok=True)
     app = faust.App(
@@ -257,13 +331,6 @@ def build_app(config: WorkerConfig) -> faust.App:
     stores = {CARD_TABLE: PartitionStore(cards), TERMINAL_TABLE: PartitionStore(terminals)}
     changelog_topics = {name: store.table.changelog_topic.get_topic_name() for name, store in stores.items()}
 
-    def note_offset(delivered: dict[tuple[str, int], int], table_name: str) -> Any:
-        def on_delivery(error: Any, message: Any) -> None:  # runs in the flushing thread
-            if error is None:
-                delivered[(table_name, message.partition())] = message.offset()
-
-        return on_delivery
-
     def clear_cache(*args: Any, **kwargs: Any) -> None:
         processor = state.get("processor")
         if processor is not None:
@@ -280,21 +347,15 @@ def build_app(config: WorkerConfig) -> faust.App:
             state["processor"] = ScoringProcessor(config.topics, watch, config.partitions, shadow=shadow)
         processor: ScoringProcessor = state["processor"]
         table_state: StateAccess = TableState(stores)
-        # Batch N+1 is processed while batch N's outputs are delivered: a batch's completion
-        # (wait for delivery, local store, ack) runs as a task, completions run in order, and at
-        # most two batches are in flight. Batch N+1 reads batch N's states from the processor's
-        # cache, which holds them until then (its LRU bound, 500,000 keys, is far above two
-        # batches' keys), not from the local store, which N's completion writes later.
-        previous: asyncio.Task[None] | None = None
-        async for batch in feed.batches(config.batch_wait):
-            try:
-                pending = produce_batch(processor, table_state, batch.events)
-            except BaseException:
-                feed.finished(batch)
-                raise
-            if previous is not None:
-                await asyncio.shield(previous)  # completions in batch order; bounds the pipeline
-            previous = asyncio.ensure_future(complete_batch(batch, pending))
+        # Batch N+1 reads batch N's states from the processor's cache, which holds them until
+        # then (its LRU bound, 500,000 keys, is far above two batches' keys), not from the local
+        # store, which N's completion writes later.
+        await pipelined(
+            feed.batches(config.batch_wait),
+            lambda batch: produce_batch(processor, table_state, batch.events),
+            complete_batch,
+            feed.finished,
+        )
 
     @dataclass
     class Pending:
@@ -302,7 +363,7 @@ def build_app(config: WorkerConfig) -> faust.App:
 
         result: BatchResult
         by_table: dict[str, list[tuple[bytes, bytes, int]]]
-        delivered: dict[tuple[str, int], int]
+        delivery: BatchDelivery
         started: float
 
     def produce_batch(processor: ScoringProcessor, table_state: StateAccess, events: list[InputEvent]) -> Pending:
@@ -311,50 +372,61 @@ def build_app(config: WorkerConfig) -> faust.App:
         if processor.models.maybe_reload():
             metrics.MODEL_RELOADS.inc()
         result = processor.process(events, table_state)
+        delivery = BatchDelivery()
+        report = delivery.on_delivery
         for message in result.decisions:
-            fast.produce(config.topics.decisions, message.value, message.key, timestamp=message.timestamp_ms or 0)
+            fast.produce(config.topics.decisions, message.value, message.key, timestamp=message.timestamp_ms or 0,
+                         on_delivery=report)  # fmt: skip
         for message, reason in zip(result.dead_letters, result.dead_letter_reasons, strict=True):
-            fast.produce(config.topics.dlq, message.value or b"", message.key, headers=list(message.headers))
+            fast.produce(config.topics.dlq, message.value or b"", message.key, headers=list(message.headers),
+                         on_delivery=report)  # fmt: skip
             metrics.DEAD_LETTERS.labels(reason).inc()
         log_dead_letters(result.dead_letters, result.dead_letter_reasons)
         # only a changelog partition's last record reports its offset: records arrive in order
         last_write = {(table, partition): i for i, (table, _, _, partition) in enumerate(result.state_writes)}
-        delivered: dict[tuple[str, int], int] = {}
         by_table: dict[str, list[tuple[bytes, bytes, int]]] = {name: [] for name in stores}
         for i, (table_name, key, value, partition) in enumerate(result.state_writes):
             by_table[table_name].append((key, value, partition))
             topic = changelog_topics[table_name]
-            if last_write[(table_name, partition)] == i:
-                fast.produce(topic, value, key, partition=partition, on_delivery=note_offset(delivered, table_name))
-            else:
-                fast.produce(topic, value, key, partition=partition)
-        fast.poll(0)
-        return Pending(result, by_table, delivered, started)
+            on_delivery = (
+                delivery.on_changelog_delivery(table_name) if last_write[(table_name, partition)] == i else report
+            )
+            fast.produce(topic, value, key, partition=partition, on_delivery=on_delivery)
+        delivery.expected = len(result.decisions) + len(result.dead_letters) + len(result.state_writes)
+        return Pending(result, by_table, delivery, started)
 
     async def complete_batch(batch: FetchedBatch, pending: Pending) -> None:
         try:
             # durable before the batch is acked (and Faust later commits its offsets)
-            remaining = await asyncio.get_running_loop().run_in_executor(None, fast.flush, 60.0)
-            if remaining:
+            delivery = pending.delivery
+            delivered = await asyncio.get_running_loop().run_in_executor(None, delivery.wait, fast, 60.0)
+            if not delivered or delivery.errors:
                 # Raising would still leave the offsets unacked, but a worker that cannot deliver
                 # should stop: leaving at once keeps them uncommitted for the restarted worker.
-                log.critical(f"{remaining} outputs undelivered after 60 s; exiting before offsets are committed")
+                log.critical(
+                    f"{delivery.expected - delivery.reported} outputs unreported after 60 s, "
+                    f"{len(delivery.errors)} failed (first: {delivery.errors[:1]}); "
+                    "exiting before offsets are committed"
+                )
                 os._exit(70)
             # The local store follows the changelog, never runs ahead of it: a store restored on
             # restart then holds only what the changelog holds (the processor's cache serves reads
             # of these keys meanwhile).
             for table_name, writes in pending.by_table.items():
                 stores[table_name].put_many(writes)
-            for (table_name, partition), offset in pending.delivered.items():
+            for (table_name, partition), offset in delivery.changelog_offsets.items():
                 stores[table_name].set_changelog_offset(partition, offset)
             feed.ack(batch)  # Faust's next commit includes these offsets
         finally:
             feed.finished(batch)
         result = pending.result
         now = time.time()
+        outcomes: dict[str, int] = {}
         for scored in result.scored:
-            metrics.DECISIONS.labels(scored.decision).inc()
+            outcomes[scored.decision] = outcomes.get(scored.decision, 0) + 1
             metrics.EVENT_TO_DECISION.observe(max(0.0, now - scored.event.timestamp_ms / 1000))
+        for outcome, count in outcomes.items():
+            metrics.DECISIONS.labels(outcome).inc(count)
         metrics.EVENTS.labels("transaction").inc(len(result.scored))
         metrics.EVENTS.labels("label").inc(result.labels)
         metrics.BATCH_SIZE.observe(len(batch.events))

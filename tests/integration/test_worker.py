@@ -6,7 +6,7 @@ import json
 import math
 import signal
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -91,6 +91,18 @@ def _check_against_batch(scenario, got: list[dict], model_version: str | None = 
     return {"decisions": len(got), "duplicates": len(got) - len(ids)}
 
 
+def _decision_counters(worker: WorkerProcess) -> dict[str, float]:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return {
+        sample.labels["decision"]: sample.value
+        for family in text_string_to_metric_families(worker.metrics())
+        if family.name == "fraudstream_worker_decisions"
+        for sample in family.samples
+        if sample.name == "fraudstream_worker_decisions_total"
+    }
+
+
 def test_clean_run_gives_exactly_one_decision_per_transaction_matching_batch_features(
     scenario, bootstrap_servers, topic_factory
 ) -> None:
@@ -108,8 +120,10 @@ def test_clean_run_gives_exactly_one_decision_per_transaction_matching_batch_fea
         flagged = [d for d in got if d["decision"] != "APPROVE"]
         assert flagged
         assert all(d["reasons"] for d in flagged)
-        text = worker.metrics()
-        assert 'fraudstream_worker_decisions_total{decision="APPROVE"}' in text
+        # the counters follow a batch's delivery by a moment: wait for them, then compare
+        emitted = Counter(d["decision"] for d in got)
+        expected = {outcome: float(emitted[outcome]) for outcome in ("APPROVE", "REVIEW", "DECLINE")}
+        wait_for(lambda: _decision_counters(worker) == expected, 10, f"decision counters {expected}", worker)
         # SIGTERM: a clean stop commits what it processed
         worker.signal(signal.SIGTERM)
         assert worker.wait(60) == 0, worker.log_tail()
