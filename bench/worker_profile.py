@@ -20,6 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from consumers.scoring.app import prepare_model
 from consumers.scoring.processor import DictState, InputEvent, ScoringProcessor
 from fraudstream.settings import TopicNames
 from producers.generator import GeneratorConfig, generate, write_dataset
@@ -54,6 +55,7 @@ def main() -> int:
         result = train(TrainConfig(data=Path(tmp) / "data", store_uri=store, gates=Gates(0, 0, 0, 0),
                                    report_dir=Path(tmp) / "r"), progress=lambda m: None)  # fmt: skip
         model = ModelRegistry(store).load(result.version)
+        prepare_model(model, threads=1)  # as the worker does
     topics = TopicNames()
     events = [
         InputEvent(e.topic, 0, i, e.key, e.value, e.timestamp_ms)

@@ -329,6 +329,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         batch_wait=args.batch_wait,
         reload_interval=args.reload_interval,
         fetch_max_wait=args.fetch_max_wait,
+        scoring_threads=args.scoring_threads,
         shadow=args.shadow,
         data_dir=str(settings.home / "worker" / args.app_id),
     )
@@ -533,6 +534,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds the broker may hold a fetch with no new data (Faust's own 1.5 s stalls the worker)",
     )
     wk.add_argument("--reload-interval", type=float, default=2.0, help="seconds between production-alias checks")
+    wk.add_argument(
+        "--scoring-threads", type=int, default=1, help="XGBoost threads for scoring (1 leaves the other cores to Kafka)"
+    )
     wk.add_argument("--shadow", choices=["river"], help="score with a River challenger in shadow")
     wk.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port")
     wk.add_argument("--log-level", default="warning")

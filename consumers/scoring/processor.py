@@ -25,7 +25,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, get_args
+from typing import Any, Literal, NamedTuple, Protocol, get_args
 
 import numpy as np
 from pydantic import ValidationError
@@ -48,8 +48,9 @@ DEAD_LETTER_REASONS: tuple[str, ...] = (*get_args(DecodeReason), *get_args(Valid
 MAX_ERROR_MESSAGE = 1000
 
 
-@dataclass(frozen=True)
-class InputEvent:
+class InputEvent(NamedTuple):
+    """One Kafka record of a source topic (a tuple: made for every record, so cheap to make)."""
+
     topic: str
     partition: int
     offset: int
@@ -58,15 +59,14 @@ class InputEvent:
     timestamp_ms: int
 
 
-@dataclass(frozen=True)
-class OutputMessage:
+class OutputMessage(NamedTuple):
     key: bytes | None
     value: bytes | None
-    headers: list[tuple[str, bytes]] = field(default_factory=list)
+    headers: tuple[tuple[str, bytes], ...] = ()
     timestamp_ms: int | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class ScoredTransaction:
     event: InputEvent
     transaction: TransactionView
@@ -238,13 +238,13 @@ class ScoringProcessor:
     def _dead_letter(
         self, event: InputEvent, result: BatchResult, reason: DecodeReason | ValidationReason, message: str
     ) -> None:
-        headers = [
+        headers = (
             ("error_type", reason.encode()),
             ("error_message", message[:MAX_ERROR_MESSAGE].encode()),
             ("source_topic", event.topic.encode()),
             ("source_partition", str(event.partition).encode()),
             ("source_offset", str(event.offset).encode()),
-        ]
+        )
         result.dead_letters.append(OutputMessage(event.key, event.value, headers, event.timestamp_ms))
         result.dead_letter_reasons.append(reason)
 
@@ -346,4 +346,4 @@ class ScoringProcessor:
             shadows=shadows,
         )
         for tx, value in zip(txs, encoded, strict=True):
-            result.decisions.append(OutputMessage(tx.card_id.encode(), value, [], now_ms))
+            result.decisions.append(OutputMessage(tx.card_id.encode(), value, (), now_ms))

@@ -52,3 +52,25 @@ def test_tune_gc_makes_young_collections_rare() -> None:
         assert gc.get_threshold() == (100_000, 50, 100)
     finally:
         gc.set_threshold(*before)
+
+
+def test_a_model_loaded_for_scoring_uses_the_configured_xgboost_threads() -> None:
+    import json
+    from dataclasses import replace
+
+    import numpy as np
+    import pytest
+    import xgboost as xgb
+
+    from consumers.scoring.app import prepare_model
+    from features.definitions import FEATURE_NAMES
+    from trainer.registry import LoadedModel
+
+    x = np.random.default_rng(1).random((50, len(FEATURE_NAMES)))
+    booster = xgb.train({"nthread": 2}, xgb.DMatrix(x, label=x[:, 0] > 0.5, feature_names=list(FEATURE_NAMES)), 2)
+    model = LoadedModel("m-1", booster, list(FEATURE_NAMES), 0.3, 0.8, {})
+
+    prepare_model(model, threads=1)
+    assert json.loads(booster.save_config())["learner"]["generic_param"]["nthread"] == "1"
+    with pytest.raises(ValueError, match="trained on features"):
+        prepare_model(replace(model, feature_names=list(FEATURE_NAMES)[:-1]), threads=1)
