@@ -141,9 +141,9 @@ def prepare_model(model: LoadedModel, threads: int) -> None:
     """Check a model loaded for scoring and set XGBoost's threads for this process.
 
     One thread by default: the scoring loop is one thread, and on a small machine the other cores
-    serve the broker and librdkafka; XGBoost's extra threads only contended with them. Measured
-    on the project's 2-core machine (BENCHMARKS.md): 1,000-row predict 3.0 -> 1.6 ms, reason
-    codes of a batch's flagged rows 6.8 -> 3.4 ms.
+    serve the broker and librdkafka; XGBoost's second thread contended with them. On the
+    project's 2-core machine the worker ran 9,282 events/s with one thread and 7,872 with two
+    (one run each; BENCHMARKS.md, which also has the isolated timings and why they are mixed).
     """
     expected = list(feature_names())
     if model.feature_names != expected:
