@@ -265,7 +265,7 @@ def latency(events: list, store: str, home: Path, rate: float, seconds: float, w
         for e in warm:
             producer.produce(names.transactions, e.value, e.key)
         producer.flush(10)
-        wait_size(names.decisions, len(warm), 120)
+        wait_size(names.decisions, len(warm), 120, process)
         total = int(rate * (warmup + seconds))
         if len(tx_events) < 200 + total:
             raise SystemExit(f"only {len(tx_events)} transactions left for the latency runs; lower --latency-seconds")
