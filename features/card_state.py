@@ -11,12 +11,19 @@ transaction, so late and duplicated events give the same features as in-order de
 
 from __future__ import annotations
 
+import struct
 from bisect import bisect_left
 from dataclasses import dataclass, field
 
 import orjson
 
 from features.definitions import SMALL_AMOUNT, FeatureConfig
+from features.state_codec import pack_floats, pack_ints, pack_strings, unpack_floats, unpack_ints, unpack_strings
+
+#: binary form: tag, entries, bytes of the joined ids, of the joined terminal ids; then the arrays
+_HEADER = struct.Struct("<BIII")
+_TAG = 1
+_TAG_BYTE = bytes([_TAG])
 
 
 @dataclass
@@ -33,8 +40,36 @@ class CardState:
     def __len__(self) -> int:
         return len(self.times)
 
+    def to_bytes(self) -> bytes:
+        """The changelog value (``features/state_codec.py``); deterministic for equal states."""
+        ids, terminals = pack_strings(self.ids), pack_strings(self.terminals)
+        if ids is None or terminals is None:
+            return self.to_json()
+        times, amounts = pack_ints(self.times), pack_floats(self.amounts)
+        frauds = [[tx, ts, rep] for tx, (ts, rep) in sorted(self.frauds.items())]
+        tail = orjson.dumps([frauds, self.offsets], option=orjson.OPT_SORT_KEYS)
+        header = _HEADER.pack(_TAG, len(self.times), len(ids), len(terminals))
+        return b"".join((header, times, amounts, ids, terminals, tail))
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> CardState:
+        """Read :meth:`to_bytes` output, or the JSON of earlier versions."""
+        if data[:1] != _TAG_BYTE:
+            return cls.from_json(data)
+        _, n, ids_size, terminals_size = _HEADER.unpack_from(data)
+        view = memoryview(data)
+        at = _HEADER.size
+        times = unpack_ints(view[at : at + 8 * n])
+        amounts = unpack_floats(view[at + 8 * n : at + 16 * n])
+        at += 16 * n
+        ids = unpack_strings(view[at : at + ids_size], n)
+        at += ids_size
+        terminals = unpack_strings(view[at : at + terminals_size], n)
+        frauds, offsets = orjson.loads(view[at + terminals_size :])
+        return cls(times, amounts, ids, terminals, {tx: (ts, rep) for tx, ts, rep in frauds}, offsets)
+
     def to_json(self) -> bytes:
-        """Compact UTF-8 JSON (the changelog value); deterministic for equal states."""
+        """Compact UTF-8 JSON (the changelog value before the binary form; still its fallback)."""
         frauds = [[tx, ts, rep] for tx, (ts, rep) in sorted(self.frauds.items())]
         payload = [self.times, self.amounts, self.ids, self.terminals, frauds, self.offsets]
         return orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)
@@ -99,25 +134,30 @@ class CardState:
         end = bisect_left(times, ts_ms)  # entries [.., end) are strictly earlier
         out: list[float] = []
         starts = []
-        prior_count_30d, prior_sum_30d = 0, 0.0
+        # windows are increasing, so each starts at or before the previous one: extend its sum
+        start, prior_sum = end, 0.0
         for window in config.card_windows_ms:
-            start = bisect_left(times, ts_ms - window, 0, end)
+            previous = start
+            start = bisect_left(times, ts_ms - window, 0, previous)
+            if start < previous:
+                prior_sum += sum(amounts[start:previous])
             starts.append(start)
-            prior_count = end - start
-            prior_sum = sum(amounts[start:end])
-            count = prior_count + 1
+            count = end - start + 1
             total = prior_sum + amount
             out += [float(count), total, total / count]
-            prior_count_30d, prior_sum_30d = prior_count, prior_sum  # the last window is the longest
-        prior_mean = prior_sum_30d / prior_count_30d if prior_count_30d else 0.0
+        prior_count = end - start  # the last window is the longest
+        prior_mean = prior_sum / prior_count if prior_count else 0.0
         out.append(amount / prior_mean if prior_mean > 0 else 1.0)
         if end:
             out.append(min((ts_ms - times[end - 1]) / 1000.0, config.max_gap_seconds))
         else:
             out.append(config.max_gap_seconds)
-        start_30d, start_24h = starts[-1], starts[1]
-        out.append(0.0 if terminal_id in self.terminals[start_30d:end] else 1.0)
-        out.append(float(sum(1 for a in amounts[start_24h:end] if a < SMALL_AMOUNT)))
-        window_start = ts_ms - config.card_windows_ms[-1]
-        out.append(float(sum(1 for ts, rep in self.frauds.values() if window_start <= ts < ts_ms and rep < ts_ms)))
+        out.append(0.0 if terminal_id in self.terminals[start:end] else 1.0)
+        out.append(float(len([a for a in amounts[starts[1] : end] if a < SMALL_AMOUNT])))
+        if self.frauds:
+            window_start = ts_ms - config.card_windows_ms[-1]
+            known = [1 for ts, rep in self.frauds.values() if window_start <= ts < ts_ms and rep < ts_ms]
+            out.append(float(len(known)))
+        else:
+            out.append(0.0)
         return out

@@ -26,6 +26,7 @@ test keeps it in step.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 HOUR_MS = 3_600_000
 DAY_MS = 86_400_000
@@ -67,11 +68,12 @@ class FeatureConfig:
         if min(self.terminal_window_days) < 1:
             raise ValueError(f"terminal windows must be >= 1 day, got {self.terminal_window_days}")
 
-    @property
+    # cached: read for every transaction the worker applies (a property recomputed them each time)
+    @cached_property
     def card_retention_ms(self) -> int:
         return max(self.card_windows_ms) + self.grace_ms
 
-    @property
+    @cached_property
     def terminal_retention_days(self) -> int:
         return self.terminal_delay_days + max(self.terminal_window_days) + self.grace_ms // DAY_MS + 1
 

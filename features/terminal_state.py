@@ -9,12 +9,21 @@ no-op; the earliest ``reported_at`` wins.
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 import orjson
 
 from features.definitions import DAY_MS, FeatureConfig
+from features.state_codec import pack_ints, pack_strings, unpack_ints, unpack_strings
+
+#: binary form: tag, newest day (or _NO_DAY), days, recent ids, bytes of the joined recent ids;
+#: then days, their counts and the recent ids' days as int64, the joined ids, labels and offsets
+_HEADER = struct.Struct("<BqIII")
+_TAG = 2
+_TAG_BYTE = bytes([_TAG])
+_NO_DAY = -(2**63)
 
 
 @dataclass
@@ -32,8 +41,44 @@ class TerminalState:
     #: earlier day arrives or days expire.
     _counts_memo: tuple[int, FeatureConfig, list[int]] | None = field(default=None, compare=False, repr=False)
 
+    def to_bytes(self) -> bytes:
+        """The changelog value (``features/state_codec.py``); deterministic for equal states."""
+        recent = sorted(self.recent_ids.items())
+        recent_ids = pack_strings([tx for tx, _ in recent])
+        if recent_ids is None:
+            return self.to_json()
+        days = sorted(self.day_counts.items())
+        numbers = pack_ints([d for d, _ in days] + [c for _, c in days] + [d for _, d in recent])
+        newest = _NO_DAY if self.newest_day is None else self.newest_day
+        header = _HEADER.pack(_TAG, newest, len(days), len(recent), len(recent_ids))
+        tail = orjson.dumps(
+            [sorted([tx, day, rep] for tx, (day, rep) in self.frauds.items()), self.offsets],
+            option=orjson.OPT_SORT_KEYS,
+        )
+        return b"".join((header, numbers, recent_ids, tail))
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> TerminalState:
+        """Read :meth:`to_bytes` output, or the JSON of earlier versions."""
+        if data[:1] != _TAG_BYTE:
+            return cls.from_json(data)
+        _, newest, n_days, n_recent, ids_size = _HEADER.unpack_from(data)
+        view = memoryview(data)
+        at = _HEADER.size
+        numbers = unpack_ints(view[at : at + 8 * (2 * n_days + n_recent)])
+        at += 8 * (2 * n_days + n_recent)
+        recent_ids = unpack_strings(view[at : at + ids_size], n_recent)
+        frauds, offsets = orjson.loads(view[at + ids_size :])
+        return cls(
+            dict(zip(numbers[:n_days], numbers[n_days : 2 * n_days], strict=True)),
+            {tx: (day, rep) for tx, day, rep in frauds},
+            dict(zip(recent_ids, numbers[2 * n_days :], strict=True)),
+            None if newest == _NO_DAY else newest,
+            offsets,
+        )
+
     def to_json(self) -> bytes:
-        """Compact UTF-8 JSON (the changelog value); deterministic for equal states."""
+        """Compact UTF-8 JSON (the changelog value before the binary form; still its fallback)."""
         return orjson.dumps(
             {
                 "d": sorted([day, count] for day, count in self.day_counts.items()),
@@ -93,16 +138,18 @@ class TerminalState:
     def _expire(self, config: FeatureConfig) -> None:
         assert self.newest_day is not None
         keep_from = self.newest_day - config.terminal_retention_days
-        expired = [d for d in self.day_counts if d < keep_from]
-        for day in expired:
-            del self.day_counts[day]
-        if expired:
+        # runs whenever the newest day moves, for most transactions: look before building lists
+        if min(self.day_counts) < keep_from:
+            for day in [d for d in self.day_counts if d < keep_from]:
+                del self.day_counts[day]
             self._counts_memo = None
-        for tx in [t for t, (d, _) in self.frauds.items() if d < keep_from]:
-            del self.frauds[tx]
+        if self.frauds:
+            for tx in [t for t, (d, _) in self.frauds.items() if d < keep_from]:
+                del self.frauds[tx]
         dedup_from = self.newest_day - config.terminal_dedup_days + 1
-        for tx in [t for t, d in self.recent_ids.items() if d < dedup_from]:
-            del self.recent_ids[tx]
+        if self.recent_ids and min(self.recent_ids.values()) < dedup_from:
+            for tx in [t for t, d in self.recent_ids.items() if d < dedup_from]:
+                del self.recent_ids[tx]
 
     def features(self, ts_ms: int, config: FeatureConfig) -> list[float]:
         """(count, risk) per delayed window, then per recent window, in definition order."""
@@ -147,20 +194,23 @@ def _windows(day: int, config: FeatureConfig) -> tuple[tuple[int, int], ...]:
     return tuple(spans)
 
 
-def terminal_features(partials: list[TerminalState], ts_ms: int, config: FeatureConfig) -> list[float]:
-    """Terminal features from one or more partial states of the same terminal.
+def terminal_features(partials: list[TerminalState | None], ts_ms: int, config: FeatureConfig) -> list[float]:
+    """Terminal features from one or more partial states of the same terminal (None: no partial).
 
     The stream worker keeps one partial state per (terminal, source partition), so each is written
     only by the owner of that partition; counts and frauds add up across partials.
     """
-    n = len(config.terminal_window_days) + len(config.terminal_recent_window_days)
-    totals = [[0, 0] for _ in range(n)]
+    counts: list[tuple[int, int]] | None = None
     for state in partials:
-        if state.day_counts or state.frauds:
-            for total, (count, fraud) in zip(totals, state.window_counts(ts_ms, config), strict=True):
-                total[0] += count
-                total[1] += fraud
+        if state is not None and (state.day_counts or state.frauds):
+            partial = state.window_counts(ts_ms, config)
+            if counts is None:
+                counts = partial
+            else:
+                counts = [(a + c, b + f) for (a, b), (c, f) in zip(counts, partial, strict=True)]
+    if counts is None:
+        return [0.0, 0.0] * (len(config.terminal_window_days) + len(config.terminal_recent_window_days))
     out: list[float] = []
-    for count, fraud in totals:
+    for count, fraud in counts:
         out += [float(count), fraud / count if count else 0.0]
     return out

@@ -141,48 +141,59 @@ class ScoringProcessor:
     ) -> None:
         self.topics, self.models, self.partitions, self.config = topics, models, partitions, config
         self.shadow, self.max_future_ms, self.clock = shadow, max_future_ms, clock
-        #: Decoded states kept between batches, so a hot card is not re-parsed every batch. This
-        #: process is the only writer of the keys of its partitions; the app clears the cache
-        #: whenever partitions are assigned or revoked.
-        self.cache: OrderedDict[tuple[str, bytes], CardState | TerminalState] = OrderedDict()
+        #: Decoded states kept between batches, so a hot card is not re-parsed every batch: a card,
+        #: or a terminal's partials of every partition (the absent ones too, so a terminal not yet
+        #: seen on a partition is not looked up in the store again each batch). This process is
+        #: the only writer of the keys of its partitions; the app clears the cache whenever
+        #: partitions are assigned or revoked.
+        self.cache: OrderedDict[tuple[str, str], CardState | list[TerminalState | None]] = OrderedDict()
         self.cache_size = cache_size
         self.tx_codec = AvroCodec.for_record("Transaction")
         self.label_codec = AvroCodec.for_record("Label", self.tx_codec.store)
         self.decision_encoder: DecisionBatchEncoder | None = None  # built for the current model's features
 
-    # -- state cache for one batch -------------------------------------------------------------
-
     def process(self, events: list[InputEvent], state: StateAccess) -> BatchResult:
         result = BatchResult()
-        cards: dict[bytes, CardState] = {}
-        terminals: dict[bytes, TerminalState | None] = {}
-        dirty: dict[tuple[str, bytes], int] = {}
-
-        cache = self.cache
+        cards: dict[str, CardState] = {}
+        #: terminal id -> its partial state per source partition (None: none there yet)
+        terminals: dict[str, list[TerminalState | None]] = {}
+        #: (table, card or terminal id, partition of the state's changelog)
+        dirty: dict[tuple[str, str, int], None] = {}
+        cache, partitions = self.cache, self.partitions
 
         def card(card_id: str, partition: int) -> CardState:
-            key = card_id.encode()
-            if key not in cards:
-                cached = cache.get((CARD_TABLE, key))
-                if cached is None:
-                    raw = state.get(CARD_TABLE, key, partition)
-                    cached = CardState.from_json(raw) if raw else CardState()
-                cards[key] = cached  # type: ignore[assignment]
-            return cards[key]
+            found = cards.get(card_id)
+            if found is None:
+                found = cache.get((CARD_TABLE, card_id))  # type: ignore[assignment]
+                if found is None:
+                    raw = state.get(CARD_TABLE, card_id.encode(), partition)
+                    found = CardState.from_bytes(raw) if raw else CardState()
+                cards[card_id] = found
+            return found
 
-        def terminal(terminal_id: str, partition: int, create: bool) -> TerminalState | None:
-            key = terminal_key(terminal_id, partition)
-            if key not in terminals or (create and terminals[key] is None):
-                cached = cache.get((TERMINAL_TABLE, key))
-                if cached is None:
-                    raw = state.get(TERMINAL_TABLE, key, partition)
-                    cached = TerminalState.from_json(raw) if raw else (TerminalState() if create else None)
-                terminals[key] = cached  # type: ignore[assignment]
-            return terminals[key]
+        def terminal_partials(terminal_id: str) -> list[TerminalState | None]:
+            found = terminals.get(terminal_id)
+            if found is None:
+                found = cache.get((TERMINAL_TABLE, terminal_id))  # type: ignore[assignment]
+                if found is None:
+                    found = []
+                    for p in range(partitions):
+                        raw = state.get(TERMINAL_TABLE, terminal_key(terminal_id, p), p)
+                        found.append(TerminalState.from_bytes(raw) if raw else None)
+                terminals[terminal_id] = found
+            return found
+
+        def own_terminal(terminal_id: str, partition: int) -> TerminalState:
+            partials = terminal_partials(terminal_id)
+            own = partials[partition]
+            if own is None:
+                own = partials[partition] = TerminalState()
+            return own
 
         now_ms = int(self.clock() * 1000)
+        labels = self.topics.labels
         for event in events:
-            if event.topic == self.topics.labels:
+            if event.topic == labels:
                 label = self._decode_label(event, result, now_ms)
                 if label is None:
                     continue
@@ -190,13 +201,11 @@ class ScoringProcessor:
                 if card(label.card_id, event.partition).apply_label(
                     label.transaction_id, label.ts_ms, label.reported_at_ms, label.is_fraud, self.config
                 ):
-                    dirty[(CARD_TABLE, label.card_id.encode())] = event.partition
-                own = terminal(label.terminal_id, event.partition, create=True)
-                assert own is not None
-                if own.apply_label(
+                    dirty[(CARD_TABLE, label.card_id, event.partition)] = None
+                if own_terminal(label.terminal_id, event.partition).apply_label(
                     label.transaction_id, label.ts_ms, label.reported_at_ms, label.is_fraud, self.config
                 ):
-                    dirty[(TERMINAL_TABLE, terminal_key(label.terminal_id, event.partition))] = event.partition
+                    dirty[(TERMINAL_TABLE, label.terminal_id, event.partition)] = None
                 if self.shadow is not None and label.is_fraud:
                     self.shadow.learn_label(label.transaction_id, True)
                 continue
@@ -204,29 +213,34 @@ class ScoringProcessor:
             if tx is None:
                 continue
             card_state = card(tx.card_id, event.partition)
-            partials = [s for p in range(self.partitions) if (s := terminal(tx.terminal_id, p, create=False))]
             vector = (
                 transaction_features(tx)
                 + card_state.features(tx.ts_ms, tx.amount, tx.terminal_id, self.config)
-                + terminal_features(partials, tx.ts_ms, self.config)
+                + terminal_features(terminal_partials(tx.terminal_id), tx.ts_ms, self.config)
                 + categorical_features(tx)
             )
             if first_time(card_state, "transactions", event.offset):
                 card_state.apply(tx.transaction_id, tx.ts_ms, tx.amount, tx.terminal_id, self.config)
-                dirty[(CARD_TABLE, tx.card_id.encode())] = event.partition
-            own = terminal(tx.terminal_id, event.partition, create=True)
-            assert own is not None
+                dirty[(CARD_TABLE, tx.card_id, event.partition)] = None
+            own = own_terminal(tx.terminal_id, event.partition)
             if first_time(own, "transactions", event.offset):
                 own.apply_transaction(tx.transaction_id, tx.ts_ms, self.config)
-                dirty[(TERMINAL_TABLE, terminal_key(tx.terminal_id, event.partition))] = event.partition
+                dirty[(TERMINAL_TABLE, tx.terminal_id, event.partition)] = None
             result.scored.append(ScoredTransaction(event, tx, vector))
 
-        for (table, key), partition in dirty.items():
-            obj = cards[key] if table == CARD_TABLE else terminals[key]
+        for table, ident, partition in dirty:
+            if table == CARD_TABLE:
+                obj: CardState | TerminalState | None = cards[ident]
+                cached: CardState | list[TerminalState | None] = cards[ident]
+                key = ident.encode()
+            else:
+                cached = terminals[ident]
+                obj = cached[partition]
+                key = terminal_key(ident, partition)
             assert obj is not None
-            result.state_writes.append((table, key, obj.to_json(), partition))
-            cache[(table, key)] = obj
-            cache.move_to_end((table, key))
+            result.state_writes.append((table, key, obj.to_bytes(), partition))
+            cache[(table, ident)] = cached
+            cache.move_to_end((table, ident))
         while len(cache) > self.cache_size:
             cache.popitem(last=False)
         if result.scored:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from datetime import UTC, datetime
 
@@ -12,6 +11,7 @@ import pytest
 from consumers.scoring.processor import CARD_TABLE, DictState, InputEvent, ScoringProcessor
 from features.definitions import FEATURE_NAMES
 from features.engine import FeatureEngine, TransactionView
+from features.terminal_state import TerminalState
 from fraudstream.settings import TopicNames
 from schemas.codec import AvroCodec
 from tests.consumers.conftest import StaticModels
@@ -159,6 +159,36 @@ def test_a_replay_spanning_many_days_does_not_double_count_terminal_state(tiny_m
     processor.cache.clear()  # as after a restart: state comes back from the changelog
     again = processor.process(events, state)
     state.write(again)
-    counts = json.loads(state.tables["terminal"][b"term_1\x1f0"])["d"]
-    assert sum(count for _, count in counts) == 40
+    counts = TerminalState.from_bytes(state.tables["terminal"][b"term_1\x1f0"]).day_counts
+    assert sum(counts.values()) == 40
     assert [DEC.decode(m.value) for m in first.decisions] == [DEC.decode(m.value) for m in again.decisions]
+
+
+class CountingState(DictState):
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads: list[tuple[str, bytes, int]] = []
+
+    def get(self, table: str, key: bytes, partition: int) -> bytes | None:
+        self.reads.append((table, key, partition))
+        return super().get(table, key, partition)
+
+
+def test_states_are_read_from_the_store_once_then_served_from_the_cache(tiny_model) -> None:
+    """A terminal's partials of all partitions are looked up once, the absent ones included."""
+    processor = ScoringProcessor(TOPICS, StaticModels(tiny_model), 3, clock=lambda: T0.timestamp() + 86_400)
+    state = CountingState()
+    batch = [event(TX.encode(tx_record(0, card="card_1")), b"card_1", 0)]
+    state.write(processor.process(batch, state))
+    assert sorted(state.reads) == [
+        ("card", b"card_1", 0),
+        ("terminal", b"term_1\x1f0", 0), ("terminal", b"term_1\x1f1", 1), ("terminal", b"term_1\x1f2", 2),
+    ]  # fmt: skip
+    state.reads.clear()
+    second = processor.process([event(TX.encode(tx_record(1, card="card_1", minutes=5)), b"card_1", 1)], state)
+    assert state.reads == []
+    assert second.scored[0].vector[FEATURE_NAMES.index("card_count_1h")] == 2.0
+    processor.cache.clear()  # as after a rebalance: read again, and the stored states are current
+    third = processor.process([event(TX.encode(tx_record(2, card="card_1", minutes=10)), b"card_1", 2)], state)
+    assert len(state.reads) == 4
+    assert third.scored[0].vector[FEATURE_NAMES.index("card_count_1h")] == 2.0  # the second is not stored

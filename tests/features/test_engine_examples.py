@@ -165,6 +165,6 @@ def test_memoised_terminal_counts_see_a_late_transaction_of_an_earlier_day() -> 
     assert state.window_counts(day * DAY_MS + 2 * HOUR_MS, DEFAULT_CONFIG) == before  # served from the memo
     state.apply_transaction("late", (day - 2) * DAY_MS + 99, DEFAULT_CONFIG)  # an earlier day, arriving late
     after = state.window_counts(day * DAY_MS + 3 * HOUR_MS, DEFAULT_CONFIG)
-    fresh = TerminalState.from_json(state.to_json()).window_counts(day * DAY_MS + 3 * HOUR_MS, DEFAULT_CONFIG)
+    fresh = TerminalState.from_bytes(state.to_bytes()).window_counts(day * DAY_MS + 3 * HOUR_MS, DEFAULT_CONFIG)
     assert after == fresh
     assert sum(c for c, _ in after) > sum(c for c, _ in before)

@@ -35,10 +35,10 @@ def _run(txs: list[TransactionView]) -> tuple[dict[str, list[float]], FeatureEng
     return {tx.transaction_id: engine.process_transaction(tx) for tx in txs}, engine
 
 
-def _states(engine: FeatureEngine) -> dict[str, str]:
-    out = {f"card:{k}": v.to_json() for k, v in engine.cards.items()}
+def _states(engine: FeatureEngine) -> dict[str, bytes]:
+    out = {f"card:{k}": v.to_bytes() for k, v in engine.cards.items()}
     for key, state in engine.terminals.items():
-        out[f"terminal:{key}"] = state.to_json()
+        out[f"terminal:{key}"] = state.to_bytes()
     return out
 
 
@@ -95,7 +95,7 @@ def test_card_state_is_bounded_by_event_time_expiry_and_the_cap(hours, cap) -> N
         assert len(state) <= cap
         assert state.times == sorted(state.times)
         assert state.times[0] >= state.times[-1] - config.card_retention_ms
-    restored = CardState.from_json(state.to_json())
+    restored = CardState.from_bytes(state.to_bytes())
     assert restored == state
 
 
@@ -104,4 +104,4 @@ def test_card_state_is_bounded_by_event_time_expiry_and_the_cap(hours, cap) -> N
 def test_terminal_state_survives_serialisation(raw) -> None:
     _, engine = _run(sorted(_transactions(raw), key=lambda tx: tx.ts_ms))
     for state in engine.terminals.values():
-        assert TerminalState.from_json(state.to_json()) == state
+        assert TerminalState.from_bytes(state.to_bytes()) == state
