@@ -119,6 +119,8 @@ PY_SPY: dict[str, Path] = {}
 PY_SPY_ARGS: list[str] = []
 #: set by --worker-args: extra worker flags for every worker run
 WORKER_ARGS: list[str] = []
+#: set by --samples: a folder for each latency run's per-event times (to find stalls)
+SAMPLES: dict[str, Path] = {}
 
 
 def start_worker(names: TopicNames, store: str, home: Path, *extra: str) -> subprocess.Popen[bytes]:
@@ -292,6 +294,13 @@ def latency(events: list, store: str, home: Path, rate: float, seconds: float, w
         stop.set()
         thread.join(10)
         stop_worker(process)
+    if "dir" in SAMPLES:
+        answered = [t for t in sent if t in received]
+        times = {"sent": sent, "decided": decided, "received": received}
+        np.savez(
+            SAMPLES["dir"] / f"latency{int(rate)}.npz",
+            **{k: np.array([v[t] for t in answered]) for k, v in times.items()},
+        )
     seconds_in = np.array([sent[t] for t in measured if t in received])
     per_second = []  # worst latency in each second of the measured run: stalls show as spikes
     if len(seconds_in):
@@ -334,12 +343,16 @@ def main() -> int:
     )
     parser.add_argument("--py-spy", type=Path, help="profile the worker with py-spy into this file (collapsed stacks)")
     parser.add_argument("--py-spy-args", default="", help="extra py-spy flags, e.g. '--gil --threads'")
+    parser.add_argument("--samples", type=Path, help="save each latency run's per-event times here (.npz)")
     parser.add_argument("--worker-args", default="", help="extra flags for the worker, e.g. '--batch-wait 0.01'")
     args = parser.parse_args()
     if args.py_spy:
         PY_SPY["out"] = args.py_spy.resolve()
         PY_SPY_ARGS.extend(args.py_spy_args.split())
     WORKER_ARGS.extend(args.worker_args.split())
+    if args.samples:
+        args.samples.mkdir(parents=True, exist_ok=True)
+        SAMPLES["dir"] = args.samples.resolve()
     BROKER.start()
     results: dict[str, object] = {}
     with tempfile.TemporaryDirectory() as tmp:

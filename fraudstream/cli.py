@@ -329,6 +329,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         batch_wait=args.batch_wait,
         reload_interval=args.reload_interval,
         fetch_max_wait=args.fetch_max_wait,
+        fetch_min_bytes=args.fetch_min_bytes,
         scoring_threads=args.scoring_threads,
         shadow=args.shadow,
         data_dir=str(settings.home / "worker" / args.app_id),
@@ -524,14 +525,20 @@ def build_parser() -> argparse.ArgumentParser:
     wk.add_argument(
         "--batch-wait",
         type=float,
-        default=0.02,
-        help="seconds a micro-batch waits for more records after its first (see BENCHMARKS.md)",
+        default=0.005,
+        help="seconds a micro-batch waits for more records after its first was fetched (see BENCHMARKS.md)",
     )
     wk.add_argument(
         "--fetch-max-wait",
         type=float,
-        default=0.05,
-        help="seconds the broker may hold a fetch with no new data (Faust's own 1.5 s stalls the worker)",
+        default=0.02,
+        help="seconds the broker may hold a fetch for --fetch-min-bytes (Faust's own 1.5 s stalls the worker)",
+    )
+    wk.add_argument(
+        "--fetch-min-bytes",
+        type=int,
+        default=64 * 1024,
+        help="data a fetch waits for, at most --fetch-max-wait: batches in the broker at low rates",
     )
     wk.add_argument("--reload-interval", type=float, default=2.0, help="seconds between production-alias checks")
     wk.add_argument(

@@ -46,6 +46,9 @@ class LoadedModel:
     review_threshold: float
     decline_threshold: float
     card: dict[str, Any]
+    #: threads for the reason-code matrix as well (0: XGBoost's default, every core); the worker
+    #: sets it with the booster's in ``prepare_model``
+    threads: int = 0
 
     def predict(self, matrix: np.ndarray) -> np.ndarray:
         """Fraud probability per row of ``matrix`` (columns in ``feature_names`` order)."""
@@ -53,7 +56,7 @@ class LoadedModel:
 
     def contributions(self, matrix: np.ndarray) -> np.ndarray:
         """Per-feature contributions to the margin (last column: bias), for reason codes."""
-        data = xgb.DMatrix(matrix, feature_names=self.feature_names)
+        data = xgb.DMatrix(matrix, feature_names=self.feature_names, nthread=self.threads or -1)
         return np.asarray(self.booster.predict(data, pred_contribs=True))
 
     def decide(self, scores: np.ndarray) -> np.ndarray:

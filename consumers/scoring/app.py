@@ -29,12 +29,14 @@ import gc
 import logging
 import os
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import faust
+import numpy as np
 from confluent_kafka import Producer
 from faust.types import TP
 
@@ -68,16 +70,19 @@ class WorkerConfig:
     partitions: int = 3
     store: str = "memory://"
     batch_size: int = 1000
-    #: how long a batch waits for more records after its first one (BENCHMARKS.md)
-    batch_wait: float = 0.02
+    #: how long a batch waits for more records after its first one was fetched (BENCHMARKS.md)
+    batch_wait: float = 0.005
     reload_interval: float = 2.0
     commit_interval: float = 1.0
     #: A crashed worker's partitions move after this long (Faust's default of 60 s is slow to fail over).
     session_timeout: float = 10.0
     shadow: str | None = None
     data_dir: str = ".fraudstream/worker"
-    #: how long the broker may hold a fetch that finds no new data (Faust hard-codes 1.5 s)
-    fetch_max_wait: float = 0.05
+    #: how long the broker may hold a fetch until ``fetch_min_bytes`` have arrived (Faust hard-codes 1.5 s)
+    fetch_max_wait: float = 0.02
+    #: the data a fetch waits for (up to ``fetch_max_wait``): at low rates one fetch per batch
+    #: instead of one per record or two (BENCHMARKS.md, session 7)
+    fetch_min_bytes: int = 64 * 1024
     #: XGBoost threads for scoring and reason codes (``prepare_model``)
     scoring_threads: int = 1
 
@@ -152,6 +157,9 @@ def prepare_model(model: LoadedModel, threads: int) -> None:
             f"{expected}; train a model with this version of fraudstream"
         )
     model.booster.set_param({"nthread": threads})
+    # the reason codes' DMatrix too: built with every core by default, its thread team spun against
+    # the broker's for ~0.2-0.8 ms a batch on the 2-core machine (session 7)
+    model.threads = threads
 
 
 def tune_gc() -> None:
@@ -167,20 +175,26 @@ def tune_gc() -> None:
     gc.set_threshold(100_000, 50, 100)
 
 
-def install_batch_feed(app: faust.App, feed: BatchFeed, fetch_max_wait_ms: int) -> None:
+def install_batch_feed(app: faust.App, feed: BatchFeed, fetch_max_wait_ms: int, fetch_min_bytes: int) -> None:
     """Give ``app`` a Kafka consumer that hands the source topics to ``feed`` a fetch at a time
-    (``consumers/scoring/feed.py``) and asks the broker to hold an empty fetch
-    ``fetch_max_wait_ms`` at most.
+    (``consumers/scoring/feed.py``) and asks the broker to hold a fetch until ``fetch_min_bytes``
+    have arrived, ``fetch_max_wait_ms`` at most.
 
-    The fetch wait: faust-streaming's aiokafka driver creates its consumer with
-    ``fetch_max_wait_ms=1500``. aiokafka leaves partitions that still have buffered records out of
-    the next fetch, so that fetch may cover only quiet partitions (labels, changelogs); the broker
-    then holds it for the full wait and the busy partitions are not fetched meanwhile: the worker
-    stalled 1-1.5 s about every second at 1,000 events/s. A test checks it takes effect.
+    The wait: faust-streaming's aiokafka driver creates its consumer with
+    ``fetch_max_wait_ms=1500``. aiokafka may leave partitions that still have buffered records
+    out of the next fetch, so that fetch may cover only quiet partitions (labels, changelogs); the
+    broker then holds it for the full wait and the busy partitions are not fetched meanwhile: the
+    worker stalled 1-1.5 s about every second at 1,000 events/s.
+
+    The minimum: with aiokafka's default of one byte, the broker answers as soon as one record
+    arrives, so at 1,000 events/s the worker fetched every record or two; those fetches kept the
+    worker at 60-80 % of a core and the broker at 40-100 % (BENCHMARKS.md, session 7). A fetch
+    that waits for a batch's worth (or ``fetch_max_wait_ms``) batches in the broker instead;
+    under load the data is there and the fetch returns at once. A test checks both take effect.
     """
     from faust.transport.drivers import aiokafka as driver
 
-    consumer_class = batch_consumer_class(driver.Consumer, feed, fetch_max_wait_ms)
+    consumer_class = batch_consumer_class(driver.Consumer, feed, fetch_max_wait_ms, fetch_min_bytes)
     app.transport.Consumer = consumer_class  # type: ignore[misc]  # this app's transport only
 
 
@@ -316,7 +330,7 @@ def build_app(config: WorkerConfig) -> faust.App:
         table_cleanup_interval=3600.0,
     )
     feed = BatchFeed([config.topics.labels, config.topics.transactions], config.batch_size)  # labels first
-    install_batch_feed(app, feed, int(config.fetch_max_wait * 1000))
+    install_batch_feed(app, feed, int(config.fetch_max_wait * 1000), config.fetch_min_bytes)
     drop_faust_monitor(app)
     raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
     source = app.topic(config.topics.transactions, config.topics.labels, **raw)
@@ -430,12 +444,10 @@ def build_app(config: WorkerConfig) -> faust.App:
         finally:
             feed.finished(batch)
         result = pending.result
-        now = time.time()
-        outcomes: dict[str, int] = {}
-        for scored in result.scored:
-            outcomes[scored.decision] = outcomes.get(scored.decision, 0) + 1
-            metrics.EVENT_TO_DECISION.observe(max(0.0, now - scored.event.timestamp_ms / 1000))
-        for outcome, count in outcomes.items():
+        now_ms = time.time() * 1000
+        event_ms = np.fromiter((scored.event.timestamp_ms for scored in result.scored), float, len(result.scored))
+        metrics.observe_many(metrics.EVENT_TO_DECISION, np.maximum(0.0, now_ms - event_ms) / 1000)
+        for outcome, count in Counter(scored.decision for scored in result.scored).items():
             metrics.DECISIONS.labels(outcome).inc(count)
         metrics.EVENTS.labels("transaction").inc(len(result.scored))
         metrics.EVENTS.labels("label").inc(result.labels)

@@ -59,6 +59,8 @@ class FetchedBatch:
     events: list[InputEvent]
     #: offsets per partition, to acknowledge when the batch's outputs are durable
     offsets: dict[TP, list[int]] = field(default_factory=dict)
+    #: ``time.monotonic()`` when its first records were fetched
+    fetched_at: float = field(default_factory=time.monotonic)
 
 
 class BatchFeed:
@@ -85,7 +87,7 @@ class BatchFeed:
     # -- the fetcher's side --------------------------------------------------------------------
 
     def split(self, events: list[InputEvent]) -> list[FetchedBatch]:
-        batches = []
+        batches, now = [], time.monotonic()
         for start in range(0, len(events), self.batch_size):
             chunk = events[start : start + self.batch_size]
             offsets: dict[TP, list[int]] = {}
@@ -95,14 +97,15 @@ class BatchFeed:
                     offsets[tp].append(event.offset)
                 else:
                     offsets[tp] = [event.offset]
-            batches.append(FetchedBatch(self.epoch, chunk, offsets))
+            batches.append(FetchedBatch(self.epoch, chunk, offsets, now))
         return batches
 
     # -- the scoring loop's side ----------------------------------------------------------------
 
     async def batches(self, within: float) -> AsyncIterator[FetchedBatch]:
         """Batches to process, one at a time: what has been fetched, up to ``batch_size`` records,
-        waiting at most ``within`` seconds after the first record for more to fill it.
+        waiting for more to fill it until ``within`` seconds after its first record was fetched
+        (records that queued while the previous batch was processed have waited already).
 
         The caller calls :meth:`finished` when it is done with a batch (acked, or given up),
         also when it fails: a rebalance waits for that. Several batches may be in flight (the
@@ -114,7 +117,7 @@ class BatchFeed:
             assert batch is not None
             if batch.epoch != self.epoch:
                 continue  # queued before a rebalance
-            deadline = time.monotonic() + within
+            deadline = batch.fetched_at + within
             while len(batch.events) < self.batch_size:
                 more = await self._next(max(0.0, deadline - time.monotonic()))
                 if more is None:
@@ -186,18 +189,20 @@ def _merge(a: FetchedBatch, b: FetchedBatch) -> FetchedBatch:
     offsets = {tp: list(offs) for tp, offs in a.offsets.items()}
     for tp, offs in b.offsets.items():
         offsets.setdefault(tp, []).extend(offs)
-    return FetchedBatch(a.epoch, a.events + b.events, offsets)
+    return FetchedBatch(a.epoch, a.events + b.events, offsets, a.fetched_at)
 
 
-def batch_consumer_class(base: type, feed: BatchFeed, fetch_max_wait_ms: int) -> type:
+def batch_consumer_class(base: type, feed: BatchFeed, fetch_max_wait_ms: int, fetch_min_bytes: int = 1) -> type:
     """``base`` (faust-streaming's aiokafka Consumer) with the source topics fed to ``feed`` and
-    the broker's fetch wait bounded to ``fetch_max_wait_ms`` (see ``install_batch_feed`` in app.py)."""
+    the broker's fetch wait set to ``fetch_min_bytes`` or ``fetch_max_wait_ms``, whichever comes
+    first (see ``install_batch_feed`` in app.py)."""
     from faust.transport.drivers import aiokafka as driver
 
     class BoundedWaitThread(driver.AIOKafkaConsumerThread):
         def _create_worker_consumer(self, transport: Any) -> Any:
             consumer = super()._create_worker_consumer(transport)
             consumer._fetch_max_wait_ms = fetch_max_wait_ms
+            consumer._fetch_min_bytes = fetch_min_bytes
             return consumer
 
     class BatchConsumer(base):  # type: ignore[misc]

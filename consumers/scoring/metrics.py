@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from prometheus_client import Counter, Gauge, Histogram
 
 from consumers.scoring.processor import DEAD_LETTER_REASONS
@@ -47,6 +48,25 @@ for _reason in DEAD_LETTER_REASONS:
     DEAD_LETTERS.labels(_reason)
 for _kind in ("transaction", "label"):
     EVENTS.labels(_kind)
+
+
+def observe_many(histogram: Histogram, values: np.ndarray) -> None:
+    """``histogram.observe(v)`` for every ``v`` in ``values``, in one pass per bucket.
+
+    A batch's event-to-decision times were a thousand ``observe`` calls (~1.3 us each, a lock and
+    a walk of the buckets). This counts them per bucket with numpy and adds each bucket's count
+    once. It uses the histogram's own bucket values (``_upper_bounds``, ``_buckets``, ``_sum``:
+    prometheus_client's internals, unchanged since 0.4); ``tests/consumers/test_metrics.py``
+    checks the result equals one ``observe`` per value, and fails if they change.
+    """
+    if len(values) == 0:
+        return
+    bounds = histogram._upper_bounds  # ends with +Inf
+    per_bucket = np.bincount(np.searchsorted(bounds, values, side="left"), minlength=len(bounds))
+    for bucket, count in zip(histogram._buckets, per_bucket.tolist(), strict=False):
+        if count:
+            bucket.inc(count)
+    histogram._sum.inc(float(values.sum()))
 
 
 def set_model(version: str) -> None:

@@ -16,10 +16,10 @@ from fraudstream.settings import TopicNames
 
 async def main():
     app = build_app(WorkerConfig("127.0.0.1:1", TopicNames(), "file:///nonexistent", fetch_max_wait=0.07,
-                                 data_dir=DATA_DIR))
+                                 fetch_min_bytes=12345, data_dir=DATA_DIR))
     consumer = app.consumer
     kafka_consumer = consumer._thread._create_worker_consumer(app.transport)
-    print(kafka_consumer._fetch_max_wait_ms)
+    print(kafka_consumer._fetch_max_wait_ms, kafka_consumer._fetch_min_bytes)
     app.on_init_dependencies()  # what starting the app does first
     print("monitor" if app.monitor in set(app.sensors) else "no monitor", len(set(app.sensors)))
 
@@ -27,12 +27,13 @@ asyncio.run(main())
 """
 
 
-def test_the_worker_consumer_asks_the_broker_for_a_short_fetch_wait(tmp_path) -> None:
-    # Faust's driver hard-codes 1,500 ms; the worker stalled that long about every second
+def test_the_worker_consumer_asks_the_broker_for_a_short_fetch_wait_and_a_batch_of_data(tmp_path) -> None:
+    # Faust's driver hard-codes 1,500 ms; the worker stalled that long about every second. With
+    # aiokafka's one-byte minimum it fetched every record or two at low rates.
     code = PROBE.replace("DATA_DIR", repr(str(tmp_path)))
     out = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.strip().splitlines()[-2] == "70"
+    assert out.stdout.strip().splitlines()[-2] == "70 12345"
 
 
 def test_the_worker_app_starts_without_fausts_per_event_monitor(tmp_path) -> None:
@@ -72,5 +73,7 @@ def test_a_model_loaded_for_scoring_uses_the_configured_xgboost_threads() -> Non
 
     prepare_model(model, threads=1)
     assert json.loads(booster.save_config())["learner"]["generic_param"]["nthread"] == "1"
+    assert model.threads == 1  # the reason codes' DMatrix is built with one thread as well
+    assert model.contributions(x[:3]).shape == (3, len(FEATURE_NAMES) + 1)
     with pytest.raises(ValueError, match="trained on features"):
         prepare_model(replace(model, feature_names=list(FEATURE_NAMES)[:-1]), threads=1)

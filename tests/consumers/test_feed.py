@@ -115,6 +115,22 @@ def test_a_batch_waits_within_for_more_records_then_closes() -> None:
     assert waited == 0.2  # a lone record waits `within` for company, then goes on its own
 
 
+def test_the_wait_for_more_counts_from_when_the_first_records_were_fetched() -> None:
+    # records that queued while the previous batch was processed have waited already: a batch
+    # waits only what is left of `within`, not `within` again from when the loop takes it
+    async def run() -> float:
+        feed = BatchFeed([TX], batch_size=10)
+        feed.queue.put_nowait(feed.split(events(0, range(0, 2)))[0])
+        await asyncio.sleep(0.15)  # the scoring loop is busy with the previous batch
+        batches = feed.batches(within=0.2)
+        started = asyncio.get_running_loop().time()
+        await anext(batches)
+        return round(asyncio.get_running_loop().time() - started, 2)
+
+    waited = asyncio.run(run())
+    assert 0.02 <= waited <= 0.1  # about 0.05 s: 0.2 from the fetch, not from when it was taken
+
+
 def test_a_rebalance_drops_queued_batches_and_waits_for_the_one_in_progress() -> None:
     async def run() -> list[str]:
         feed = BatchFeed([TX], batch_size=2)
