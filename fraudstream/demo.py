@@ -124,6 +124,12 @@ def run_demo(settings: FraudstreamSettings, workdir: Path, customers: int = 2_00
     )  # fmt: skip
     statuses = pd.Series([r["status"] for r in reports]).value_counts().to_dict()
     print(f"  {len(reports)} daily windows: {statuses}")
+    print(
+        "  (expected in this demo: the replay starts from empty state, so the first 30 days' windows\n"
+        "  differ from the training window's reference while their 30-day features fill; and recent\n"
+        "  terminal windows are approximate when days replay in seconds over several partitions\n"
+        "  (README, 'Known limits').)"
+    )
     for report in reports[-3:]:
         ranked = [item for item in report["features"] if item["feature"] not in CALENDAR_FEATURES]
         ranked.sort(key=lambda item: -item["psi"])
