@@ -188,7 +188,7 @@ def install_batch_feed(app: faust.App, feed: BatchFeed, fetch_max_wait_ms: int, 
 
     The minimum: with aiokafka's default of one byte, the broker answers as soon as one record
     arrives, so at 1,000 events/s the worker fetched every record or two; those fetches kept the
-    worker at 60-80 % of a core and the broker at 40-100 % (BENCHMARKS.md, session 7). A fetch
+    worker at 45-80 % of a core and the broker at 30-120 % (BENCHMARKS.md, session 7). A fetch
     that waits for a batch's worth (or ``fetch_max_wait_ms``) batches in the broker instead;
     under load the data is there and the fetch returns at once. A test checks both take effect.
     """

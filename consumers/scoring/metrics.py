@@ -56,8 +56,8 @@ def observe_many(histogram: Histogram, values: np.ndarray) -> None:
     A batch's event-to-decision times were a thousand ``observe`` calls (~1.3 us each, a lock and
     a walk of the buckets). This counts them per bucket with numpy and adds each bucket's count
     once. It uses the histogram's own bucket values (``_upper_bounds``, ``_buckets``, ``_sum``:
-    prometheus_client's internals, unchanged since 0.4); ``tests/consumers/test_metrics.py``
-    checks the result equals one ``observe`` per value, and fails if they change.
+    prometheus_client's internals); ``tests/consumers/test_metrics.py`` checks the result equals
+    one ``observe`` per value, and fails if they change.
     """
     if len(values) == 0:
         return
