@@ -521,7 +521,9 @@ def build_parser() -> argparse.ArgumentParser:
     wk.add_argument(
         "--state-store", default="rocksdb://", help="Faust table store: rocksdb:// (production) or memory:// (tests)"
     )
-    wk.add_argument("--batch-size", type=int, default=1000, help="most records in a micro-batch")
+    wk.add_argument(
+        "--batch-size", type=int, default=2000, help="most records in a micro-batch (reached when the worker is behind)"
+    )
     wk.add_argument(
         "--batch-wait",
         type=float,

@@ -69,7 +69,9 @@ class WorkerConfig:
     app_id: str = "fraudstream-scoring"
     partitions: int = 3
     store: str = "memory://"
-    batch_size: int = 1000
+    #: most records in a batch: the bound that matters only when the worker is behind (catching
+    #: up, or over capacity); at lower rates the fetch wait closes batches first (BENCHMARKS.md)
+    batch_size: int = 2000
     #: how long a batch waits for more records after its first one was fetched (BENCHMARKS.md)
     batch_wait: float = 0.005
     reload_interval: float = 2.0
