@@ -309,6 +309,15 @@ def cmd_model(args: argparse.Namespace) -> int:
     return 0
 
 
+#: ``fraudstream worker`` flags passed to :class:`WorkerConfig` only when given
+WORKER_TUNING = ("batch_size", "batch_wait", "fetch_max_wait", "fetch_min_bytes", "reload_interval", "scoring_threads")
+
+
+def worker_tuning(args: argparse.Namespace) -> dict[str, Any]:
+    """The tuning flags given on the command line; the defaults live in ``WorkerConfig`` only."""
+    return {name: getattr(args, name) for name in WORKER_TUNING if getattr(args, name) is not None}
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     import faust
     from prometheus_client import start_http_server
@@ -325,14 +334,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
         app_id=args.app_id,
         partitions=settings.partitions,
         store=args.state_store,
-        batch_size=args.batch_size,
-        batch_wait=args.batch_wait,
-        reload_interval=args.reload_interval,
-        fetch_max_wait=args.fetch_max_wait,
-        fetch_min_bytes=args.fetch_min_bytes,
-        scoring_threads=args.scoring_threads,
         shadow=args.shadow,
         data_dir=str(settings.home / "worker" / args.app_id),
+        **worker_tuning(args),
     )
     # logged before Faust takes over logging, at the start-up level (info), as JSON in production
     logging.getLogger("fraudstream.worker").info(f"worker settings: {config}")
@@ -521,30 +525,22 @@ def build_parser() -> argparse.ArgumentParser:
     wk.add_argument(
         "--state-store", default="rocksdb://", help="Faust table store: rocksdb:// (production) or memory:// (tests)"
     )
+    # tuning flags default to None: WorkerConfig holds the defaults, the start-up log prints them
+    wk.add_argument("--batch-size", type=int, help="most records in a micro-batch (reached when the worker is behind)")
     wk.add_argument(
-        "--batch-size", type=int, default=2000, help="most records in a micro-batch (reached when the worker is behind)"
-    )
-    wk.add_argument(
-        "--batch-wait",
-        type=float,
-        default=0.005,
-        help="seconds a micro-batch waits for more records after its first was fetched (see BENCHMARKS.md)",
+        "--batch-wait", type=float, help="seconds a micro-batch waits for more records after its first was fetched"
     )
     wk.add_argument(
         "--fetch-max-wait",
         type=float,
-        default=0.02,
         help="seconds the broker may hold a fetch for --fetch-min-bytes (Faust's own 1.5 s stalls the worker)",
     )
     wk.add_argument(
-        "--fetch-min-bytes",
-        type=int,
-        default=64 * 1024,
-        help="data a fetch waits for, at most --fetch-max-wait: batches in the broker at low rates",
+        "--fetch-min-bytes", type=int, help="data a fetch waits for, at most --fetch-max-wait: batches in the broker"
     )
-    wk.add_argument("--reload-interval", type=float, default=2.0, help="seconds between production-alias checks")
+    wk.add_argument("--reload-interval", type=float, help="seconds between production-alias checks")
     wk.add_argument(
-        "--scoring-threads", type=int, default=1, help="XGBoost threads for scoring (1 leaves the other cores to Kafka)"
+        "--scoring-threads", type=int, help="XGBoost threads for scoring (1 leaves the other cores to Kafka)"
     )
     wk.add_argument("--shadow", choices=["river"], help="score with a River challenger in shadow")
     wk.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port")

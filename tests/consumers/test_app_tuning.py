@@ -6,7 +6,7 @@ import gc
 import subprocess
 import sys
 
-from fraudstream.settings import PROJECT_ROOT
+from fraudstream.settings import PROJECT_ROOT, TopicNames
 
 # In a child process: building a Faust app and its consumer leaves event-loop state behind.
 PROBE = """
@@ -77,3 +77,16 @@ def test_a_model_loaded_for_scoring_uses_the_configured_xgboost_threads() -> Non
     assert model.contributions(x[:3]).shape == (3, len(FEATURE_NAMES) + 1)
     with pytest.raises(ValueError, match="trained on features"):
         prepare_model(replace(model, feature_names=list(FEATURE_NAMES)[:-1]), threads=1)
+
+
+def test_worker_flags_override_the_config_defaults_only_when_given() -> None:
+    # the defaults live in WorkerConfig alone (the CLI used to repeat them, and could drift)
+    from consumers.scoring.app import WorkerConfig
+    from fraudstream.cli import build_parser, worker_tuning
+
+    parser = build_parser()
+    assert worker_tuning(parser.parse_args(["worker"])) == {}
+    given = worker_tuning(parser.parse_args(["worker", "--batch-size", "10", "--fetch-min-bytes", "1"]))
+    assert given == {"batch_size": 10, "fetch_min_bytes": 1}
+    config = WorkerConfig("b:1", TopicNames(), "file:///m", **given)
+    assert (config.batch_size, config.fetch_min_bytes, config.batch_wait) == (10, 1, WorkerConfig.batch_wait)
