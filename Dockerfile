@@ -8,9 +8,11 @@ COPY fraudstream fraudstream
 COPY schemas schemas
 COPY producers producers
 COPY features features
+COPY registry registry
 COPY trainer trainer
 COPY consumers consumers
 COPY monitoring monitoring
+COPY cli cli
 RUN uv sync --frozen --no-dev
 ENV PATH="/app/.venv/bin:$PATH" PYTHONUNBUFFERED=1
 ENTRYPOINT []

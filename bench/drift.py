@@ -23,13 +23,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np
 import pandas as pd
 
-from consumers.drift.offline import offline_decisions
 from consumers.drift.windows import DriftThresholds, ReferenceBins, WindowBook, WindowState
 from producers.adapters import load_dataset
 from producers.drift_injection import DriftSpec
-from producers.generator import Dataset, GeneratorConfig, generate_to
+from producers.generator import GeneratorConfig, generate_to
+from registry import ModelRegistry
 from schemas.codec import AvroCodec
-from trainer.registry import ModelRegistry
+from schemas.dataset import Dataset
+from trainer.drift_backfill import offline_decisions
 from trainer.train import Gates, TrainConfig, train
 
 CALENDAR = {"hour_sin", "hour_cos", "is_night", "is_weekend"}

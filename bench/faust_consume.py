@@ -82,7 +82,7 @@ app.main()
 
 def main() -> int:
     from bench.worker import BOOTSTRAP, BROKER, produce_all
-    from fraudstream.topics import ensure_topics
+    from fraudstream.kafka import ensure_topics
     from producers.replay import ReplayEvent
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

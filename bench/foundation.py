@@ -21,9 +21,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from fraudstream.broker import LocalBroker
+from cli.broker import LocalBroker
+from fraudstream.kafka import delete_topics, ensure_topics
 from fraudstream.settings import PROJECT_ROOT, TopicNames
-from fraudstream.topics import delete_topics, ensure_topics
 from producers.generator import GeneratorConfig, generate, write_dataset
 from producers.replay import replay
 

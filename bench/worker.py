@@ -36,16 +36,16 @@ import numpy as np
 import pandas as pd
 from confluent_kafka import Consumer, Producer, TopicPartition
 
+from cli.broker import LocalBroker
 from consumers.topic_audit import end_offsets
 from features.engine import FeatureEngine, TransactionView
-from fraudstream.broker import LocalBroker
+from fraudstream.kafka import PRODUCER_DEFAULTS, ensure_topics
 from fraudstream.settings import PROJECT_ROOT, TopicNames
-from fraudstream.topics import PRODUCER_DEFAULTS, ensure_topics
 from producers.adapters import load_dataset
 from producers.generator import GeneratorConfig, generate_to
 from producers.replay import encoded_events
+from registry import ModelRegistry
 from schemas.codec import AvroCodec
-from trainer.registry import ModelRegistry
 from trainer.train import Gates, TrainConfig, train
 
 BROKER = LocalBroker(PROJECT_ROOT / ".fraudstream" / "bench-kafka", port=29092, controller_port=29093)
@@ -126,7 +126,7 @@ SAMPLES: dict[str, Path] = {}
 def start_worker(names: TopicNames, store: str, home: Path, *extra: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, "FRAUDSTREAM_BOOTSTRAP_SERVERS": BOOTSTRAP, "FRAUDSTREAM_HOME": str(home), **names.as_env()}
     log = open(home / f"{names.decisions}.log", "wb")  # noqa: SIM115
-    command = [sys.executable, "-m", "fraudstream.cli", "worker", "--store", store, "--app-id", names.decisions,
+    command = [sys.executable, "-m", "cli.main", "worker", "--store", store, "--app-id", names.decisions,
                *WORKER_ARGS, *extra]  # fmt: skip
     if "out" in PY_SPY:
         command = ["py-spy", "record", "--rate", "250", "--format", "raw", "--nonblocking", *PY_SPY_ARGS,

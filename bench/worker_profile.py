@@ -25,7 +25,7 @@ from consumers.scoring.processor import DictState, InputEvent, ScoringProcessor
 from fraudstream.settings import TopicNames
 from producers.generator import GeneratorConfig, generate, write_dataset
 from producers.replay import encoded_events
-from trainer.registry import ModelRegistry
+from registry import ModelRegistry
 from trainer.train import Gates, TrainConfig, train
 
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from features.batch import compute_features
 from producers.generator import GeneratorConfig, generate, write_dataset
-from trainer.registry import ModelRegistry
+from registry import ModelRegistry
 from trainer.train import Gates, TrainConfig, train
 
 

@@ -29,16 +29,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from producers.generator import Dataset
+from fraudstream.errors import FraudstreamError
+from schemas.dataset import LABEL_COLUMNS, TRANSACTION_COLUMNS, Dataset
 from schemas.models import MAX_AMOUNT, MAX_ID_LENGTH
 
-TRANSACTION_COLUMNS = (
-    "transaction_id", "card_id", "terminal_id", "event_time", "amount", "currency",
-    "merchant_category", "channel", "card_country", "terminal_country", "is_fraud", "fraud_scenario",
-)  # fmt: skip
-LABEL_COLUMNS = (
-    "transaction_id", "card_id", "terminal_id", "event_time", "reported_at", "is_fraud", "fraud_scenario",
-)  # fmt: skip
 REQUIRED = ("card_id", "terminal_id", "event_time", "amount")
 DEFAULTS: dict[str, object] = {
     "currency": "EUR",
@@ -62,7 +56,7 @@ HANDBOOK_MAPPING: dict[str, str] = {
 }
 
 
-class DatasetError(ValueError):
+class DatasetError(FraudstreamError, ValueError):
     """A dataset that cannot be read as transactions; the message says which rows and why."""
 
 

@@ -34,7 +34,7 @@ import json
 import platform
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,8 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 from tqdm import tqdm
+
+from schemas.dataset import Dataset
 
 GENERATOR_VERSION = "1.0.0"
 SECONDS_PER_DAY = 86_400
@@ -104,16 +106,6 @@ class GeneratorConfig:
     @property
     def terminal_scale(self) -> float:
         return self.n_terminals / 10_000
-
-
-@dataclass
-class Dataset:
-    """Transactions (with ground truth) and their labels, both ordered by their own event time."""
-
-    transactions: pd.DataFrame
-    labels: pd.DataFrame
-    config: GeneratorConfig | None = None
-    scenario_counts: dict[str, int] = field(default_factory=dict)
 
 
 Progress = Callable[[str], None]
@@ -478,7 +470,8 @@ def generate(config: GeneratorConfig, progress: Progress = lambda message: None)
     )
     labels = _labels(config, rng, transactions[transactions["is_fraud"]])
     counts = transactions["fraud_scenario"].value_counts().to_dict()
-    return Dataset(transactions, labels, config, {str(k): int(v) for k, v in counts.items()})
+    parameters = _jsonable(asdict(config))
+    return Dataset(transactions, labels, parameters, {str(k): int(v) for k, v in counts.items()})
 
 
 def _sha256(path: Path) -> str:
@@ -511,7 +504,7 @@ def write_dataset(dataset: Dataset, out_dir: Path, elapsed_seconds: float | None
         "event_time_start": tx["event_time"].min().isoformat() if len(tx) else None,
         "event_time_end": tx["event_time"].max().isoformat() if len(tx) else None,
         "scenarios": dataset.scenario_counts,
-        "parameters": _jsonable(asdict(dataset.config)) if dataset.config else None,
+        "parameters": dataset.parameters,
         "python": platform.python_version(),
         "elapsed_seconds": elapsed_seconds,
     }

@@ -24,12 +24,12 @@ import pandas as pd
 from confluent_kafka import KafkaError, Message, Producer
 from tqdm import tqdm
 
+from fraudstream.kafka import PRODUCER_DEFAULTS
 from fraudstream.settings import TopicNames
-from fraudstream.topics import PRODUCER_DEFAULTS
 from producers import replay_metrics
 from producers.drift_injection import DriftSpec
-from producers.generator import Dataset
 from schemas.codec import AvroCodec
+from schemas.dataset import Dataset
 from schemas.timestamps import epoch_millis
 
 TRANSACTION, LABEL = 0, 1
@@ -106,7 +106,7 @@ def shift_to(dataset: Dataset, start: datetime) -> Dataset:
         event_time=dataset.labels["event_time"] + offset,
         reported_at=dataset.labels["reported_at"] + offset,
     )
-    return Dataset(tx, labels, dataset.config, dataset.scenario_counts)
+    return Dataset(tx, labels, dataset.parameters, dataset.scenario_counts)
 
 
 def shift_end_to(dataset: Dataset, end: datetime) -> Dataset:
@@ -212,7 +212,7 @@ def replay(
     summary = ReplaySummary()
     if drift is not None:
         changed, summary.drift = drift.apply(dataset.transactions)
-        dataset = Dataset(changed, dataset.labels, dataset.config, dataset.scenario_counts)
+        dataset = Dataset(changed, dataset.labels, dataset.parameters, dataset.scenario_counts)
     pacer = pacer or Pacer()
     producer = Producer({"bootstrap.servers": bootstrap_servers, **PRODUCER_DEFAULTS, **(producer_config or {})})
 

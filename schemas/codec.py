@@ -27,6 +27,8 @@ from typing import Any, Literal, cast
 import fastavro
 from fastavro.schema import to_parsing_canonical_form
 
+from fraudstream.errors import FraudstreamError
+
 SCHEMA_DIR = Path(__file__).resolve().parent / "avro"
 SINGLE_OBJECT_MARKER = b"\xc3\x01"
 HEADER_SIZE = len(SINGLE_OBJECT_MARKER) + 8
@@ -42,7 +44,7 @@ SCHEMA_FILES: dict[str, str] = {
 DecodeReason = Literal["empty", "truncated", "bad_marker", "unknown_schema", "malformed_body", "wrong_schema"]
 
 
-class DecodeError(ValueError):
+class DecodeError(FraudstreamError, ValueError):
     """Bytes that could not be decoded into a record. ``reason`` is one of :data:`DecodeReason`."""
 
     def __init__(self, reason: DecodeReason, message: str) -> None:

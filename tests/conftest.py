@@ -1,6 +1,6 @@
 """Shared fixtures: one real Kafka broker per test session, and factories over it.
 
-The broker is the project's own (``fraudstream.broker.LocalBroker``) on a test port (19092 by
+The broker is the project's own (``cli.broker.LocalBroker``) on a test port (19092 by
 default, ``FRAUDSTREAM_TEST_KAFKA_PORT`` to change it) with its own data folder, so tests never
 touch a user's broker. It is reused if already running and stopped at the end only if this session
 started it. Tests that need it are marked ``integration`` automatically by living in
@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from fraudstream.broker import LocalBroker
+from cli.broker import LocalBroker
+from fraudstream.kafka import delete_topics, ensure_topics
 from fraudstream.settings import PROJECT_ROOT
-from fraudstream.topics import delete_topics, ensure_topics
 
 TEST_PORT = int(os.environ.get("FRAUDSTREAM_TEST_KAFKA_PORT", "19092"))
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from fraudstream.cli import build_parser
+from cli.main import build_parser
 from fraudstream.settings import PROJECT_ROOT
 
 COMPOSE = yaml.safe_load((PROJECT_ROOT / "docker-compose.yml").read_text())

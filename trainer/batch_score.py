@@ -18,7 +18,7 @@ import pandas as pd
 
 from features.batch import compute_features
 from producers.adapters import load_dataset
-from trainer.registry import ModelRegistry
+from registry import ModelRegistry
 
 Progress = Callable[[str], None]
 

@@ -8,9 +8,9 @@ import numpy as np
 
 from features.batch import compute_features
 from producers.adapters import load_dataset
+from registry import ModelRegistry
 from trainer.evaluation import ranking_metrics
 from trainer.periods import Periods, in_period
-from trainer.registry import ModelRegistry
 
 
 def compare_on_test_period(registry: ModelRegistry, candidate: str, current: str, data: Path) -> tuple[float, float]:

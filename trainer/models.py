@@ -83,17 +83,6 @@ def out_of_fold_scores(
     return scores
 
 
-def xgboost_to_bytes(booster: xgb.Booster) -> bytes:
-    return bytes(booster.save_raw(raw_format="json"))
-
-
-def xgboost_from_bytes(data: bytes) -> xgb.Booster:
-    booster = xgb.Booster()
-    booster.load_model(bytearray(data))
-    booster.set_param({"nthread": 2})
-    return booster
-
-
 @dataclass(frozen=True)
 class LogisticBaseline:
     feature_names: list[str]

@@ -37,12 +37,12 @@ import pandas as pd
 from features.batch import compute_features
 from features.definitions import DEFAULT_CONFIG, FEATURE_SPEC_VERSION, feature_names
 from producers.adapters import load_dataset
-from producers.generator import Dataset
-from trainer.drift_reference import build_reference
+from registry import ModelRegistry, xgboost_to_bytes
+from registry.drift_reference import build_reference
+from schemas.dataset import Dataset
 from trainer.evaluation import at_threshold, card_precision_at_k, ranking_metrics, threshold_for_precision
-from trainer.models import LogisticBaseline, out_of_fold_scores, train_xgboost, train_xgboost_rounds, xgboost_to_bytes
+from trainer.models import LogisticBaseline, out_of_fold_scores, train_xgboost, train_xgboost_rounds
 from trainer.periods import choose_periods, in_period
-from trainer.registry import ModelRegistry
 from trainer.report import write_report
 
 Progress = Callable[[str], None]

@@ -22,9 +22,9 @@ from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 from prometheus_client import Counter, Gauge
 
 from consumers.drift.windows import STATUS_ORDER, DriftThresholds, ReferenceBins, WindowBook, WindowState
-from fraudstream.topics import PRODUCER_DEFAULTS
+from fraudstream.kafka import PRODUCER_DEFAULTS
+from registry import ModelRegistry, RegistryError
 from schemas.codec import AvroCodec, DecodeError
-from trainer.registry import ModelRegistry, RegistryError
 
 log = logging.getLogger("fraudstream.drift")
 

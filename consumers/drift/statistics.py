@@ -1,6 +1,6 @@
 """Population stability index and the two-sample Kolmogorov-Smirnov test, on bin counts.
 
-Both work on counts in the reference's fixed bins (``trainer/drift_reference.py``), so window
+Both work on counts in the reference's fixed bins (``registry/drift_reference.py``), so window
 state is a vector of counts per feature and windows from several partitions or consumers merge by
 adding them.
 

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from consumers.drift.statistics import feature_drift, ks_from_counts, psi
-from trainer.drift_reference import bin_counts
+from registry.drift_reference import bin_counts
 
 KS_GRID = 100
 STATUS_ORDER = {"OK": 0, "WARN": 1, "ALERT": 2}

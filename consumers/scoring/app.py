@@ -53,9 +53,9 @@ from consumers.scoring.processor import (
     StateAccess,
 )
 from features.definitions import feature_names
+from fraudstream.kafka import PRODUCER_DEFAULTS
 from fraudstream.settings import TopicNames
-from fraudstream.topics import PRODUCER_DEFAULTS
-from trainer.registry import LoadedModel, ModelRegistry
+from registry import LoadedModel, ModelRegistry
 
 log = logging.getLogger("fraudstream.worker")
 P = TypeVar("P")

@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from trainer.registry import LoadedModel, ModelRegistry, RegistryError
+from registry import LoadedModel, ModelRegistry, RegistryError
 
 log = logging.getLogger("fraudstream.worker")
 

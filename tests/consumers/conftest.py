@@ -7,7 +7,7 @@ import pytest
 import xgboost as xgb
 
 from features.definitions import FEATURE_NAMES
-from trainer.registry import LoadedModel
+from registry import LoadedModel
 
 
 class StaticModels:

@@ -65,7 +65,7 @@ def test_a_model_loaded_for_scoring_uses_the_configured_xgboost_threads() -> Non
 
     from consumers.scoring.app import prepare_model
     from features.definitions import FEATURE_NAMES
-    from trainer.registry import LoadedModel
+    from registry import LoadedModel
 
     x = np.random.default_rng(1).random((50, len(FEATURE_NAMES)))
     booster = xgb.train({"nthread": 2}, xgb.DMatrix(x, label=x[:, 0] > 0.5, feature_names=list(FEATURE_NAMES)), 2)
@@ -81,8 +81,8 @@ def test_a_model_loaded_for_scoring_uses_the_configured_xgboost_threads() -> Non
 
 def test_worker_flags_override_the_config_defaults_only_when_given() -> None:
     # the defaults live in WorkerConfig alone (the CLI used to repeat them, and could drift)
+    from cli.main import build_parser, worker_tuning
     from consumers.scoring.app import WorkerConfig
-    from fraudstream.cli import build_parser, worker_tuning
 
     parser = build_parser()
     assert worker_tuning(parser.parse_args(["worker"])) == {}

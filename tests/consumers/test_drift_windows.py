@@ -13,7 +13,7 @@ from consumers.drift.windows import DriftThresholds, ReferenceBins, WindowBook, 
 def _reference(rng: np.random.Generator) -> dict:
     import pandas as pd
 
-    from trainer.drift_reference import build_reference
+    from registry.drift_reference import build_reference
 
     frame = pd.DataFrame({"amount": rng.lognormal(3, 1, 20_000), "channel_ecom": (rng.random(20_000) < 0.1) * 1.0})
     return build_reference(frame, rng.random(20_000), sample_size=5_000, seed=1)

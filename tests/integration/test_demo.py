@@ -13,7 +13,7 @@ import re
 import subprocess
 import sys
 
-from fraudstream.broker import LocalBroker
+from cli.broker import LocalBroker
 from fraudstream.settings import PROJECT_ROOT
 
 
@@ -22,7 +22,7 @@ def test_the_demo_trains_replays_scores_with_the_worker_and_reports_drift(kafka_
     home.mkdir()
     (home / "kafka").symlink_to(kafka_broker.home, target_is_directory=True)
     env = {**os.environ, "FRAUDSTREAM_HOME": str(home), "FRAUDSTREAM_BOOTSTRAP_SERVERS": kafka_broker.bootstrap_servers}
-    command = [sys.executable, "-m", "fraudstream.cli", "demo", "--workdir", str(tmp_path / "demo"),
+    command = [sys.executable, "-m", "cli.main", "demo", "--workdir", str(tmp_path / "demo"),
                "--customers", "400", "--days", "35"]  # fmt: skip
     out = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=480)
     log = out.stdout + out.stderr

@@ -8,13 +8,14 @@ import pandas as pd
 import pytest
 
 from consumers.drift.consumer import DriftConfig, run_drift
-from consumers.drift.offline import offline_decisions
 from consumers.drift.windows import DriftThresholds
 from producers.adapters import load_dataset
 from producers.drift_injection import DriftSpec
-from producers.generator import Dataset, GeneratorConfig
+from producers.generator import GeneratorConfig
+from registry import ModelRegistry
+from schemas.dataset import Dataset
 from tests.integration.worker_harness import produce, promoted_model
-from trainer.registry import ModelRegistry
+from trainer.drift_backfill import offline_decisions
 
 START = date(2026, 4, 1)
 #: Calendar features are a function of the window's own time span, so a window of one day always

@@ -114,7 +114,7 @@ class Prometheus:
 
 def _spawn(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with open(log, "wb") as out:
-        return subprocess.Popen([sys.executable, "-m", "fraudstream.cli", *command], cwd=PROJECT_ROOT, env=env,
+        return subprocess.Popen([sys.executable, "-m", "cli.main", *command], cwd=PROJECT_ROOT, env=env,
                                 stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
 
 

@@ -21,9 +21,9 @@ from fraudstream.settings import TopicNames
 from producers.adapters import load_dataset
 from producers.generator import GeneratorConfig
 from producers.replay import ReplayEvent, encoded_events, transaction_records
+from registry import ModelRegistry
 from schemas.codec import AvroCodec
 from tests.integration.worker_harness import WorkerProcess, decisions, produce, promoted_model, topic_size, wait_for
-from trainer.registry import ModelRegistry
 
 
 @pytest.fixture(scope="module")

@@ -15,11 +15,11 @@ from typing import Any
 from confluent_kafka import Producer
 
 from consumers.topic_audit import end_offsets, read_topic
+from fraudstream.kafka import PRODUCER_DEFAULTS
 from fraudstream.settings import PROJECT_ROOT, TopicNames
-from fraudstream.topics import PRODUCER_DEFAULTS
 from producers.generator import GeneratorConfig, generate_to
 from producers.replay import ReplayEvent
-from trainer.registry import ModelRegistry
+from registry import ModelRegistry
 from trainer.train import Gates, TrainConfig, train
 
 
@@ -78,7 +78,7 @@ class WorkerProcess:
             **self.topics.as_env(),
             **self.env,
         }
-        command = [sys.executable, "-m", "fraudstream.cli", "worker", "--store", self.store_uri, "--app-id",
+        command = [sys.executable, "-m", "cli.main", "worker", "--store", self.store_uri, "--app-id",
                    self.app_id, "--batch-wait", "0.02", "--reload-interval", "0.5", "--metrics-port",
                    str(self.metrics_port), "--log-level", "info", *self.extra]  # fmt: skip
         log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child process

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import boto3
 import pytest
 
-from trainer.registry import ModelRegistry, RegistryError
-from trainer.store import FileStore, S3Store, StoreError, open_store
+from registry import ModelRegistry, RegistryError
+from registry.store import FileStore, S3Store, StoreError, open_store
 
 
 def _card(version: str, ap: float, failed: list[str] | None = None, data: str = "d1") -> dict:

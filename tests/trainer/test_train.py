@@ -9,17 +9,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cli.main import main
 from features.batch import compute_features
 from features.definitions import FEATURE_NAMES, FEATURE_SPEC_VERSION
-from fraudstream.cli import main
 from producers.adapters import load_dataset
 from producers.generator import GeneratorConfig, generate_to
+from registry import ModelRegistry
+from registry.drift_reference import bin_counts
 from trainer.batch_score import score_dataset
-from trainer.drift_reference import bin_counts
 from trainer.evaluation import threshold_for_precision
 from trainer.models import out_of_fold_scores
 from trainer.periods import Periods, in_period
-from trainer.registry import ModelRegistry
 from trainer.train import Gates, TrainConfig, known_fraud_before, train
 
 LENIENT = Gates(0.0, 0.0, 0.0, 0.0)

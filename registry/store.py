@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlparse
 
+from fraudstream.errors import FraudstreamError
 
-class StoreError(RuntimeError):
+
+class StoreError(FraudstreamError, RuntimeError):
     """The model store could not be read or written; the message names the key and the store."""
 
 

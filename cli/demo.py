@@ -25,17 +25,17 @@ from typing import Any
 
 import pandas as pd
 
+from cli.broker import LocalBroker
 from consumers.drift.consumer import DriftConfig, run_drift
 from consumers.drift.windows import CALENDAR_FEATURES
 from consumers.topic_audit import end_offsets, read_topic
-from fraudstream.broker import LocalBroker
+from fraudstream.kafka import ensure_topics
 from fraudstream.settings import FraudstreamSettings, TopicNames
-from fraudstream.topics import ensure_topics
 from producers.adapters import load_dataset
 from producers.generator import GeneratorConfig, generate_to
 from producers.replay import replay
+from registry import ModelRegistry
 from trainer.batch_score import score_dataset
-from trainer.registry import ModelRegistry
 from trainer.train import TrainConfig, train
 
 
@@ -148,7 +148,7 @@ def _run_worker(settings: FraudstreamSettings, topics: TopicNames, store: str, w
         **topics.as_env(),
     }
     log_path = workdir / "worker.log"
-    command = [sys.executable, "-m", "fraudstream.cli", "worker", "--store", store, "--app-id", topics.decisions]
+    command = [sys.executable, "-m", "cli.main", "worker", "--store", store, "--app-id", topics.decisions]
     print(f"  fraudstream worker --store {store} (log: {log_path})")
     started = time.monotonic()
     with open(log_path, "wb") as log:

@@ -18,52 +18,19 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import numpy as np
-import xgboost as xgb
-
-from trainer.models import xgboost_from_bytes
-from trainer.store import ObjectStore, StoreError, open_store
+from fraudstream.errors import FraudstreamError
+from registry.model import LoadedModel, xgboost_from_bytes
+from registry.store import ObjectStore, StoreError, open_store
 
 ALIASES = ("staging", "production")
 ARTIFACTS = ("model.json", "baseline.json", "drift_reference.json", "model_card.json")
 
 
-class RegistryError(RuntimeError):
+class RegistryError(FraudstreamError):
     """A registry operation was refused or failed; the message says why and what to do."""
-
-
-@dataclass
-class LoadedModel:
-    """A production-ready model: the booster, its thresholds and its feature order."""
-
-    version: str
-    booster: xgb.Booster
-    feature_names: list[str]
-    review_threshold: float
-    decline_threshold: float
-    card: dict[str, Any]
-    #: threads for the reason-code matrix as well (0: XGBoost's default, every core); the worker
-    #: sets it with the booster's in ``prepare_model``
-    threads: int = 0
-
-    def predict(self, matrix: np.ndarray) -> np.ndarray:
-        """Fraud probability per row of ``matrix`` (columns in ``feature_names`` order)."""
-        return np.asarray(self.booster.inplace_predict(matrix, validate_features=False), dtype=float)
-
-    def contributions(self, matrix: np.ndarray) -> np.ndarray:
-        """Per-feature contributions to the margin (last column: bias), for reason codes."""
-        data = xgb.DMatrix(matrix, feature_names=self.feature_names, nthread=self.threads or -1)
-        return np.asarray(self.booster.predict(data, pred_contribs=True))
-
-    def decide(self, scores: np.ndarray) -> np.ndarray:
-        decision = np.full(len(scores), "APPROVE", dtype=object)
-        decision[scores >= self.review_threshold] = "REVIEW"
-        decision[scores >= self.decline_threshold] = "DECLINE"
-        return decision
 
 
 def _sha256(data: bytes) -> str:

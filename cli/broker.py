@@ -24,6 +24,7 @@ from pathlib import Path
 
 from confluent_kafka.admin import AdminClient
 
+from fraudstream.errors import FraudstreamError
 from fraudstream.settings import PROJECT_ROOT
 
 INFRA_DIR = PROJECT_ROOT / "infra" / "kafka"
@@ -44,7 +45,7 @@ JVM_PERF_OPTS = [
 _STARTED: dict[int, subprocess.Popen[bytes]] = {}
 
 
-class BrokerError(RuntimeError):
+class BrokerError(FraudstreamError, RuntimeError):
     """The local broker could not be prepared, started or stopped; the message says what to do."""
 
 

@@ -40,7 +40,7 @@ def _settings(args: argparse.Namespace) -> FraudstreamSettings:
 
 
 def _broker(settings: FraudstreamSettings, port: int | None = None) -> Any:
-    from fraudstream.broker import LocalBroker
+    from cli.broker import LocalBroker
 
     if port is None:
         port = int(settings.bootstrap_servers.rsplit(":", 1)[-1])
@@ -48,7 +48,7 @@ def _broker(settings: FraudstreamSettings, port: int | None = None) -> Any:
 
 
 def cmd_kafka(args: argparse.Namespace) -> int:
-    from fraudstream.broker import BrokerError
+    from cli.broker import BrokerError
 
     settings = _settings(args)
     broker = _broker(settings, args.port)
@@ -77,7 +77,7 @@ def cmd_kafka(args: argparse.Namespace) -> int:
 
 
 def cmd_topics(args: argparse.Namespace) -> int:
-    from fraudstream.topics import ensure_topics
+    from fraudstream.kafka import ensure_topics
 
     settings = _settings(args)
     created = ensure_topics(settings.bootstrap_servers, settings.topics.model_dump().values(), settings.partitions)
@@ -132,7 +132,7 @@ def _drift_spec(args: argparse.Namespace) -> Any:
 
 
 def cmd_produce(args: argparse.Namespace) -> int:
-    from fraudstream.topics import ensure_topics
+    from fraudstream.kafka import ensure_topics
     from producers.adapters import load_dataset, parse_mapping
     from producers.replay import Pacer, replay, shift_end_to, shift_to
 
@@ -273,7 +273,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 
 def cmd_model(args: argparse.Namespace) -> int:
-    from trainer.registry import ModelRegistry, RegistryError
+    from registry import ModelRegistry, RegistryError
 
     settings = _settings(args)
     registry = ModelRegistry(_store_uri(args, settings))
@@ -323,8 +323,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from prometheus_client import start_http_server
 
     from consumers.scoring.app import WorkerConfig, build_app, tune_gc
+    from fraudstream.kafka import ensure_topics
     from fraudstream.logs import logging_config
-    from fraudstream.topics import ensure_topics
 
     settings = _settings(args)
     config = WorkerConfig(
@@ -358,7 +358,7 @@ def cmd_drift(args: argparse.Namespace) -> int:
 
     from consumers.drift.consumer import DriftConfig, run_drift
     from consumers.drift.windows import DriftThresholds
-    from fraudstream.topics import ensure_topics
+    from fraudstream.kafka import ensure_topics
 
     settings = _settings(args)
     config = DriftConfig(
@@ -414,7 +414,7 @@ def cmd_lag_exporter(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from fraudstream.demo import run_demo
+    from cli.demo import run_demo
 
     return run_demo(_settings(args), Path(args.workdir), customers=args.customers, days=args.days)
 

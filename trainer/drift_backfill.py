@@ -10,11 +10,11 @@ from __future__ import annotations
 import time
 
 from features.batch import compute_features
-from producers.generator import Dataset
 from producers.replay import ReplayEvent
+from registry import LoadedModel
 from schemas.codec import AvroCodec
+from schemas.dataset import Dataset
 from schemas.timestamps import epoch_millis
-from trainer.registry import LoadedModel
 
 
 def offline_decisions(dataset: Dataset, model: LoadedModel, topic: str) -> list[ReplayEvent]:

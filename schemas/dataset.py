@@ -1,0 +1,37 @@
+"""The canonical in-memory dataset: transactions with ground truth, and their fraud labels.
+
+Every source (the synthetic generator, the file adapters, the topics) produces a :class:`Dataset`;
+the trainer, batch scoring, the drift backfill and the replay producer consume one. Transaction
+columns mirror the ``Transaction`` schema's fields plus ground truth; label columns mirror
+``Label``. Both frames are ordered by their own event time (``event_time`` for transactions,
+``reported_at`` for labels).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+__all__ = ["LABEL_COLUMNS", "TRANSACTION_COLUMNS", "Dataset"]
+
+TRANSACTION_COLUMNS = (
+    "transaction_id", "card_id", "terminal_id", "event_time", "amount", "currency",
+    "merchant_category", "channel", "card_country", "terminal_country", "is_fraud", "fraud_scenario",
+)  # fmt: skip
+LABEL_COLUMNS = (
+    "transaction_id", "card_id", "terminal_id", "event_time", "reported_at", "is_fraud", "fraud_scenario",
+)  # fmt: skip
+
+
+@dataclass
+class Dataset:
+    """Transactions (with ground truth) and their labels, both ordered by their own event time."""
+
+    transactions: pd.DataFrame
+    labels: pd.DataFrame
+    #: what made the data (the generator's parameters, as JSON values), kept for its manifest
+    parameters: dict[str, Any] | None = None
+    #: injected fraud scenarios and how many transactions each produced (generated data only)
+    scenario_counts: dict[str, int] = field(default_factory=dict)
