@@ -65,7 +65,7 @@ def main() -> int:
             GeneratorConfig(n_customers=1_000, n_terminals=2_000, n_days=100, seed=41), data, progress=lambda m: None
         )
         store = f"file://{tmp}/models"
-        result = train(TrainConfig(data=data, store_uri=store, report_dir=Path(tmp) / "r", gates=Gates(0, 0, 0, 0),
+        result = train(TrainConfig(data=data, store_uri=store, report_dir=Path(tmp) / "r", gates=Gates.off(),
                                    train_start=START + timedelta(days=35)), progress=lambda m: None)  # fmt: skip
         registry = ModelRegistry(store)
         model = registry.load(result.version)

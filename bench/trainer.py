@@ -64,7 +64,7 @@ def main() -> int:
         big = root / "data-1m"
         generate_to(GeneratorConfig(n_days=100, seed=99), big, progress=quiet)
         started = time.perf_counter()
-        summary = score_dataset(big, store, runs[0]["version"], root / "scored.parquet", progress=quiet)
+        summary = score_dataset(big, store, root / "scored.parquet", runs[0]["version"], progress=quiet)
         scoring = {"rows": summary["rows"], "seconds": round(time.perf_counter() - started, 1)}
         print(json.dumps({"batch_scoring": scoring}), flush=True)
 

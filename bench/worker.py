@@ -362,7 +362,7 @@ def main() -> int:
             GeneratorConfig(n_customers=5_000, n_terminals=10_000, n_days=42, seed=5), data, progress=lambda m: None
         )
         store = f"file://{home / 'models'}"
-        result = train(TrainConfig(data=data, store_uri=store, report_dir=home / "r", gates=Gates(0, 0, 0, 0)),
+        result = train(TrainConfig(data=data, store_uri=store, report_dir=home / "r", gates=Gates.off()),
                        progress=lambda m: None)  # fmt: skip
         ModelRegistry(store).promote(result.version)
         dataset = load_dataset(data)

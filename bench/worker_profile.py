@@ -21,7 +21,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from consumers.scoring.app import prepare_model
-from consumers.scoring.processor import DictState, InputEvent, ScoringProcessor
+from consumers.scoring.processor import ScoringProcessor
+from consumers.scoring.records import InputEvent
+from consumers.scoring.state_store import TableState
 from fraudstream.settings import TopicNames
 from producers.generator import GeneratorConfig, generate, write_dataset
 from producers.replay import encoded_events
@@ -52,7 +54,7 @@ def main() -> int:
         )
         write_dataset(dataset, Path(tmp) / "data")
         store = f"file://{tmp}/models"
-        result = train(TrainConfig(data=Path(tmp) / "data", store_uri=store, gates=Gates(0, 0, 0, 0),
+        result = train(TrainConfig(data=Path(tmp) / "data", store_uri=store, gates=Gates.off(),
                                    report_dir=Path(tmp) / "r"), progress=lambda m: None)  # fmt: skip
         model = ModelRegistry(store).load(result.version)
         prepare_model(model, threads=1)  # as the worker does
@@ -62,13 +64,13 @@ def main() -> int:
         for i, e in enumerate(encoded_events(dataset, topics, limit=args.events))
     ]
     processor = ScoringProcessor(topics, Fixed(model), partitions=3)  # type: ignore[arg-type]
-    state = DictState()
+    state = TableState.in_memory()
     profiler = cProfile.Profile()
     started = time.perf_counter()
     if not args.no_profile:
         profiler.enable()
     for begin in range(0, len(events), args.batch):
-        state.write(processor.process(events[begin : begin + args.batch], state))
+        state.apply(processor.process(events[begin : begin + args.batch], state).state_writes)
     profiler.disable()
     elapsed = time.perf_counter() - started
     how = "not profiled" if args.no_profile else "profiled"

@@ -46,7 +46,7 @@ def main() -> int:
     dataset = generate(GeneratorConfig(n_customers=args.cards, n_terminals=2 * args.cards, n_days=args.days, seed=5))
     with tempfile.TemporaryDirectory() as tmp:
         write_dataset(dataset, Path(tmp) / "data")
-        result = train(TrainConfig(data=Path(tmp) / "data", store_uri=f"file://{tmp}/m", gates=Gates(0, 0, 0, 0),
+        result = train(TrainConfig(data=Path(tmp) / "data", store_uri=f"file://{tmp}/m", gates=Gates.off(),
                                    report_dir=Path(tmp) / "r"), progress=lambda m: None)  # fmt: skip
         model = ModelRegistry(f"file://{tmp}/m").load(result.version)
     features = compute_features(dataset.transactions, dataset.labels)

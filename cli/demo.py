@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
 
 from cli.broker import LocalBroker
 from consumers.drift.consumer import DriftConfig, run_drift
@@ -43,7 +45,20 @@ def _step(title: str) -> None:
     print(f"\n== {title} ==", flush=True)
 
 
-def run_demo(settings: FraudstreamSettings, workdir: Path, customers: int = 2_000, days: int = 49) -> int:
+class DemoConfig(BaseModel):
+    """What the demo generates, and where it works (default: ``$FRAUDSTREAM_HOME/demo``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    workdir: Path | None = None
+    customers: int = Field(default=2_000, ge=100)
+    days: int = Field(default=49, ge=22)
+
+
+def run_demo(settings: FraudstreamSettings, demo: DemoConfig | None = None) -> int:
+    demo = demo or DemoConfig()
+    workdir = demo.workdir or settings.home / "demo"
+    customers, days = demo.customers, demo.days
     _step("1/8 local Kafka broker")
     port = int(settings.bootstrap_servers.rsplit(":", 1)[-1])
     broker = LocalBroker(settings.home / "kafka", port=port, controller_port=port + 1)
@@ -59,10 +74,11 @@ def run_demo(settings: FraudstreamSettings, workdir: Path, customers: int = 2_00
         f"({manifest['fraud_rate']:.2%}), scenarios: {manifest['scenarios']}"
     )
 
-    _step("3/8 train: features over the whole history, train/delay/test = 7/8/7 days")
     shutil.rmtree(workdir / "models", ignore_errors=True)  # each demo starts with an empty registry
     store = f"file://{(workdir / 'models').resolve()}"
-    result = train(TrainConfig(data=data_dir, store_uri=store, report_dir=workdir / "report"))
+    train_config = TrainConfig(data=data_dir, store_uri=store, report_dir=workdir / "report")
+    _step(f"3/8 train: features over the whole history, {train_config.periods.describe()}")
+    result = train(train_config)
     metrics = result.card["metrics"]
     for name in ("xgboost", "logistic_regression"):
         m = metrics[name]
@@ -83,7 +99,7 @@ def run_demo(settings: FraudstreamSettings, workdir: Path, customers: int = 2_00
 
     _step("5/8 batch-score the dataset with the production model")
     out = workdir / "scored.parquet"
-    summary = score_dataset(data_dir, store, "production", out, progress=lambda m: None)
+    summary = score_dataset(data_dir, store, out, progress=lambda m: None)
     print(f"  {summary['rows']:,} rows scored in {summary['seconds']} s -> {out}; decisions {summary['decisions']}")
     scored = pd.read_parquet(out, columns=["transaction_id", "score", "decision"])
     print(scored.sort_values("score", ascending=False).head(5).to_string(index=False))
@@ -118,7 +134,7 @@ def run_demo(settings: FraudstreamSettings, workdir: Path, customers: int = 2_00
         DriftConfig(
             bootstrap_servers=settings.bootstrap_servers, decisions_topic=topics.decisions,
             reports_topic=f"demo-{run}.drift", model_store=store, group_id=f"demo-{run}-drift",
-            window_ms=86_400_000, grace_ms=3_600_000, close_idle_after=2.0, stop_idle_after=0.5,
+            window=86_400.0, grace=3_600.0, close_idle_after=2.0, stop_idle_after=0.5,
         ),
         on_report=reports.append,
     )  # fmt: skip
@@ -175,3 +191,20 @@ def _run_worker(settings: FraudstreamSettings, topics: TopicNames, store: str, w
         reasons = ", ".join(f"{r['feature']}={r['value']:.4g} (+{r['contribution']:.2f})" for r in d["reasons"])
         print(f"  {d['decision']:8s} {d['transaction_id']} score {d['score']:.3f}: {reasons}")
     return len({d["transaction_id"] for d in decisions}) == expected
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from cli.options import given, settings_from
+
+    flags = given(args, ["workdir", "customers", "days"])
+    return run_demo(settings_from(args), DemoConfig(**flags))
+
+
+def register(sub: Any) -> None:
+    from cli.options import default_help
+
+    demo = sub.add_parser("demo", help="the main job end to end on a small dataset")
+    demo.add_argument("--workdir", type=Path, help="where the demo works (default: $FRAUDSTREAM_HOME/demo)")
+    demo.add_argument("--customers", type=int, help=default_help("cards to generate", DemoConfig, "customers"))
+    demo.add_argument("--days", type=int, help=default_help("days of history", DemoConfig, "days"))
+    demo.set_defaults(func=cmd_demo)

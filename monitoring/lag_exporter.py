@@ -31,6 +31,7 @@ from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, KafkaExcepti
 from confluent_kafka.admin import AdminClient
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import REGISTRY, Collector
+from pydantic import BaseModel, ConfigDict, Field
 
 log = logging.getLogger("fraudstream.lag")
 
@@ -201,10 +202,21 @@ class LagCollector(Collector):
         yield CounterMetricFamily("fraudstream_consumer_lag_exporter_failures", "Failed rounds.", value=failures)
 
 
+class LagExporterConfig(BaseModel):
+    """The exporter process (``fraudstream lag-exporter``); durations in seconds."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    #: serve ``/metrics`` on this port
+    port: int = Field(default=8003, ge=1, le=65535)
+    #: seconds between measurement rounds
+    interval: float = Field(default=5.0, gt=0)
+
+
 def run_lag_exporter(
     bootstrap_servers: str,
     targets: list[LagTarget],
-    interval: float = 5.0,
+    interval: float,
     rounds: int | None = None,
     collector: LagCollector | None = None,
     stop: threading.Event | None = None,

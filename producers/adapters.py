@@ -14,7 +14,7 @@ Sources:
 * a CSV or Parquet file with a column mapping, e.g. the Fraud Detection Handbook's
   ``TX_DATETIME, CUSTOMER_ID, TERMINAL_ID, TX_AMOUNT, TX_FRAUD`` (:data:`HANDBOOK_MAPPING`, picked
   automatically when those columns are present). Without report times, every fraud gets a label
-  ``label_delay`` after its transaction.
+  ``label_delay_days`` after its transaction.
 
 Invalid rows are not silently dropped: :class:`DatasetError` names the column, the count and the
 first offending rows.
@@ -33,6 +33,9 @@ from fraudstream.errors import FraudstreamError
 from schemas.dataset import LABEL_COLUMNS, TRANSACTION_COLUMNS, Dataset
 from schemas.models import MAX_AMOUNT, MAX_ID_LENGTH
 
+#: Days from a fraudulent transaction to its label, for data without report times (the Fraud
+#: Detection Handbook's fixed delay). Every caller that lets the user choose it defaults to this.
+LABEL_DELAY_DAYS = 7.0
 REQUIRED = ("card_id", "terminal_id", "event_time", "amount")
 DEFAULTS: dict[str, object] = {
     "currency": "EUR",
@@ -88,7 +91,7 @@ def read_table(path: Path) -> pd.DataFrame:
 def load_dataset(
     path: Path | str,
     mapping: Mapping[str, str] | None = None,
-    label_delay: timedelta = timedelta(days=7),
+    label_delay_days: float = LABEL_DELAY_DAYS,
 ) -> Dataset:
     """Load a generated folder, or a CSV/Parquet file through ``mapping``."""
     path = Path(path)
@@ -100,7 +103,7 @@ def load_dataset(
         labels = (
             normalise_labels(pd.read_parquet(label_path))
             if label_path.exists()
-            else labels_from_truth(transactions, label_delay)
+            else labels_from_truth(transactions, timedelta(days=label_delay_days))
         )
         return Dataset(transactions, labels)
     if not path.exists():
@@ -109,7 +112,7 @@ def load_dataset(
     if mapping is None:
         mapping = HANDBOOK_MAPPING if "TX_DATETIME" in raw.columns else {}
     transactions = normalise_transactions(raw, mapping)
-    labels = labels_from_truth(transactions, label_delay)
+    labels = labels_from_truth(transactions, timedelta(days=label_delay_days))
     return Dataset(transactions[list(TRANSACTION_COLUMNS)], labels)
 
 

@@ -14,25 +14,28 @@ find and where.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
-@dataclass(frozen=True)
-class DriftSpec:
+class DriftSpec(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
     start: datetime
     amount_scale: float = 1.0
-    merchant_mix: dict[str, float] = field(default_factory=dict)
-    merchant_share: float = 0.0
+    merchant_mix: dict[str, float] = Field(default_factory=dict)
+    #: the share of affected transactions whose merchant is re-drawn, when a ``merchant_mix`` is given
+    merchant_share: float = 0.3
     cross_border_share: float = 0.0
     abroad_country: str = "US"
     seed: int = 0
 
-    def __post_init__(self) -> None:
+    @model_validator(mode="after")
+    def _check(self) -> DriftSpec:
         if self.start.tzinfo is None:
             raise ValueError(f"drift start {self.start.isoformat()} must be timezone-aware")
         if not (self.amount_scale > 0 and np.isfinite(self.amount_scale)):
@@ -40,12 +43,13 @@ class DriftSpec:
         for name in ("merchant_share", "cross_border_share"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
-        if self.merchant_share > 0 and not self.merchant_mix:
+        if "merchant_share" in self.model_fields_set and self.merchant_share > 0 and not self.merchant_mix:
             raise ValueError("merchant_share > 0 needs a merchant_mix such as {'7995': 1.0}")
         if any(weight < 0 for weight in self.merchant_mix.values()) or (
             self.merchant_mix and sum(self.merchant_mix.values()) <= 0
         ):
             raise ValueError(f"merchant_mix weights must be non-negative and not all zero: {self.merchant_mix}")
+        return self
 
     def apply(self, transactions: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
         """A changed copy of ``transactions`` and a summary of what changed."""
@@ -55,7 +59,7 @@ class DriftSpec:
         if self.amount_scale != 1.0:
             out.loc[affected, "amount"] = np.round(out.loc[affected, "amount"] * self.amount_scale, 2)
         n_merchant = 0
-        if self.merchant_share > 0:
+        if self.merchant_share > 0 and self.merchant_mix:
             move = affected & (rng.random(len(out)) < self.merchant_share)
             codes = np.array(list(self.merchant_mix), dtype=object)
             weights = np.array(list(self.merchant_mix.values()), dtype=float)

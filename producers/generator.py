@@ -34,13 +34,13 @@ import json
 import platform
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, model_validator
 from scipy.spatial import cKDTree
 from tqdm import tqdm
 
@@ -63,9 +63,10 @@ RISKY_MCC = (("7995", 0.35), ("4829", 0.25), ("6051", 0.2), ("5967", 0.2))
 TESTING_MCC = "5815"  # digital goods: where stolen cards are tried first
 
 
-@dataclass(frozen=True)
-class GeneratorConfig:
+class GeneratorConfig(BaseModel):
     """Parameters of one synthetic dataset; stored in the manifest so it can be regenerated."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     n_customers: int = 5_000
     n_terminals: int = 10_000
@@ -90,7 +91,8 @@ class GeneratorConfig:
     late_report_fraction: float = 0.1
     currency: str = "EUR"
 
-    def __post_init__(self) -> None:
+    @model_validator(mode="after")
+    def _check(self) -> GeneratorConfig:
         for name in ("n_customers", "n_terminals", "n_days"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
@@ -98,6 +100,7 @@ class GeneratorConfig:
             raise ValueError(f"late_report_fraction must be in [0, 1], got {self.late_report_fraction}")
         if self.radius <= 0:
             raise ValueError(f"radius must be positive, got {self.radius}")
+        return self
 
     @property
     def scale(self) -> float:
@@ -470,7 +473,7 @@ def generate(config: GeneratorConfig, progress: Progress = lambda message: None)
     )
     labels = _labels(config, rng, transactions[transactions["is_fraud"]])
     counts = transactions["fraud_scenario"].value_counts().to_dict()
-    parameters = _jsonable(asdict(config))
+    parameters = config.model_dump(mode="json")
     return Dataset(transactions, labels, parameters, {str(k): int(v) for k, v in counts.items()})
 
 
@@ -510,10 +513,6 @@ def write_dataset(dataset: Dataset, out_dir: Path, elapsed_seconds: float | None
     }
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
-
-
-def _jsonable(params: dict[str, Any]) -> dict[str, Any]:
-    return {key: value.isoformat() if isinstance(value, date) else value for key, value in params.items()}
 
 
 def generate_to(config: GeneratorConfig, out_dir: Path, progress: Progress = print) -> dict[str, Any]:

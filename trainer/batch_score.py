@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from features.batch import compute_features
-from producers.adapters import load_dataset
+from producers.adapters import LABEL_DELAY_DAYS, load_dataset
 from registry import ModelRegistry
 
 Progress = Callable[[str], None]
@@ -26,10 +25,10 @@ Progress = Callable[[str], None]
 def score_dataset(
     data: Path,
     store_uri: str,
-    model_ref: str,
     out: Path,
+    model_ref: str = "production",
     columns: dict[str, str] | None = None,
-    label_delay_days: float = 7.0,
+    label_delay_days: float = LABEL_DELAY_DAYS,
     progress: Progress = print,
 ) -> dict[str, Any]:
     if out.suffix.lower() not in (".parquet", ".csv"):
@@ -39,7 +38,7 @@ def score_dataset(
     progress(
         f"model {model.version} (review >= {model.review_threshold:.4f}, decline >= {model.decline_threshold:.4f})"
     )
-    dataset = load_dataset(data, columns, timedelta(days=label_delay_days))
+    dataset = load_dataset(data, columns, label_delay_days)
     tx = dataset.transactions
     progress(f"computing features for {len(tx):,} transactions")
     features = compute_features(tx, dataset.labels)

@@ -20,6 +20,31 @@ from datetime import date, datetime
 from typing import Any
 
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class PeriodConfig(BaseModel):
+    """How long each period is, in whole days, and where training starts (default: as late as fits)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    train_days: int = Field(default=7, ge=1)
+    delay_days: int = Field(default=7, ge=0)
+    test_days: int = Field(default=7, ge=1)
+    #: the last days of the training period, held out for early stopping and threshold choice
+    validation_days: int = Field(default=2, ge=1)
+    train_start: date | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> PeriodConfig:
+        if not self.validation_days < self.train_days:
+            raise ValueError(
+                f"validation_days must be in [1, train_days), got {self.validation_days} (train {self.train_days})"
+            )
+        return self
+
+    def describe(self) -> str:
+        return f"train/delay/test = {self.train_days}/{self.delay_days}/{self.test_days} days"
 
 
 @dataclass(frozen=True)
@@ -38,22 +63,11 @@ class Periods:
         return cls(**{key: datetime.fromisoformat(value) for key, value in raw.items()})
 
 
-def choose_periods(
-    event_times: pd.Series,
-    train_days: int = 7,
-    delay_days: int = 7,
-    test_days: int = 7,
-    validation_days: int = 2,
-    train_start: date | None = None,
-) -> Periods:
+def choose_periods(event_times: pd.Series, config: PeriodConfig | None = None) -> Periods:
     """Periods for data spanning ``event_times``; raises ValueError if the data is too short."""
-    for name, value in (("train_days", train_days), ("test_days", test_days)):
-        if value < 1:
-            raise ValueError(f"{name} must be at least 1, got {value}")
-    if delay_days < 0:
-        raise ValueError(f"delay_days must be >= 0, got {delay_days}")
-    if not 1 <= validation_days < train_days:
-        raise ValueError(f"validation_days must be in [1, train_days), got {validation_days} (train {train_days})")
+    config = config or PeriodConfig()
+    train_days, delay_days, test_days = config.train_days, config.delay_days, config.test_days
+    validation_days, train_start = config.validation_days, config.train_start
     first = event_times.min().floor("D")
     last_end = event_times.max().floor("D") + pd.Timedelta(days=1)
     if train_start is None:

@@ -25,37 +25,44 @@ import secrets
 import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
 
 from features.batch import compute_features
 from features.definitions import DEFAULT_CONFIG, FEATURE_SPEC_VERSION, feature_names
-from producers.adapters import load_dataset
+from producers.adapters import LABEL_DELAY_DAYS, load_dataset
 from registry import ModelRegistry, xgboost_to_bytes
 from registry.drift_reference import build_reference
 from schemas.dataset import Dataset
 from trainer.evaluation import at_threshold, card_precision_at_k, ranking_metrics, threshold_for_precision
 from trainer.models import LogisticBaseline, out_of_fold_scores, train_xgboost, train_xgboost_rounds
-from trainer.periods import choose_periods, in_period
+from trainer.periods import PeriodConfig, choose_periods, in_period
 from trainer.report import write_report
 
 Progress = Callable[[str], None]
 
 
-@dataclass(frozen=True)
-class Gates:
+class Gates(BaseModel):
     """Acceptance gates on the test period (defaults from the product brief)."""
 
-    min_f1: float = 0.75
-    min_precision: float = 0.80
-    min_recall: float = 0.70
-    min_average_precision: float = 0.70
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    min_f1: float = Field(default=0.75, ge=0, le=1)
+    min_precision: float = Field(default=0.80, ge=0, le=1)
+    min_recall: float = Field(default=0.70, ge=0, le=1)
+    min_average_precision: float = Field(default=0.70, ge=0, le=1)
+
+    @classmethod
+    def off(cls) -> Gates:
+        """Gates every model passes: tests and benchmarks that need a promotable model of any quality."""
+        return cls(min_f1=0, min_precision=0, min_recall=0, min_average_precision=0)
 
     def check(self, average_precision: float, at_review: dict[str, float]) -> list[str]:
         failed = []
@@ -70,23 +77,23 @@ class Gates:
         return failed
 
 
-@dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
     data: Path
     store_uri: str
+    #: where the report goes (default: ``.fraudstream/reports/VERSION`` in the working directory)
     report_dir: Path | None = None
     columns: dict[str, str] | None = None
-    label_delay_days: float = 7.0
-    train_days: int = 7
-    delay_days: int = 7
-    test_days: int = 7
-    validation_days: int = 2
-    train_start: date | None = None
-    review_precision: float = 0.80
-    decline_precision: float = 0.95
-    gates: Gates = field(default_factory=Gates)
+    label_delay_days: float = Field(default=LABEL_DELAY_DAYS, gt=0)
+    periods: PeriodConfig = Field(default_factory=PeriodConfig)
+    #: thresholds: the lowest score whose validation precision reaches these
+    review_precision: float = Field(default=0.80, gt=0, le=1)
+    decline_precision: float = Field(default=0.95, gt=0, le=1)
+    gates: Gates = Field(default_factory=Gates)
     xgb_params: dict[str, Any] | None = None
-    trials: int = 0
+    #: random-search trials over XGBoost parameters (0: the defaults)
+    trials: int = Field(default=0, ge=0)
     seed: int = 0
 
 
@@ -168,7 +175,7 @@ def train(config: TrainConfig, progress: Progress = print) -> TrainResult:
     started = time.perf_counter()
     timings: dict[str, float] = {}
     progress(f"loading {config.data}")
-    dataset: Dataset = load_dataset(config.data, config.columns, timedelta(days=config.label_delay_days))
+    dataset: Dataset = load_dataset(config.data, config.columns, config.label_delay_days)
     tx, labels = dataset.transactions, dataset.labels
     data_sha = dataset_hash(Path(config.data))
     timings["load_seconds"] = time.perf_counter() - started
@@ -179,14 +186,7 @@ def train(config: TrainConfig, progress: Progress = print) -> TrainResult:
     timings["features_seconds"] = time.perf_counter() - t0
     names = list(features.columns)
 
-    periods = choose_periods(
-        tx["event_time"],
-        config.train_days,
-        config.delay_days,
-        config.test_days,
-        config.validation_days,
-        config.train_start,
-    )
+    periods = choose_periods(tx["event_time"], config.periods)
     progress(f"periods: {periods.as_dict()}")
     known = known_fraud_before(tx, labels, periods.test_start)
     fit_mask = in_period(tx["event_time"], periods.train_start, periods.validation_start).to_numpy()
@@ -284,7 +284,7 @@ def train(config: TrainConfig, progress: Progress = print) -> TrainResult:
             "decline_target_reached": decline_reached,
         },
         "metrics": metrics,
-        "gates": {"config": asdict(config.gates), "failed": failed},
+        "gates": {"config": config.gates.model_dump(), "failed": failed},
         "feature_importance_gain": importance,
         "timings": {key: round(value, 3) for key, value in timings.items()},
     }

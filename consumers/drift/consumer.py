@@ -15,11 +15,11 @@ import logging
 import time
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass, field
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 from prometheus_client import Counter, Gauge
+from pydantic import BaseModel, ConfigDict, Field
 
 from consumers.drift.windows import STATUS_ORDER, DriftThresholds, ReferenceBins, WindowBook, WindowState
 from fraudstream.kafka import PRODUCER_DEFAULTS
@@ -38,23 +38,27 @@ LATE = Counter("fraudstream_drift_late_events_total", "Decisions that arrived af
 SKIPPED = Counter("fraudstream_drift_skipped_total", "Decisions not evaluated, by reason.", ["reason"])
 
 
-@dataclass(frozen=True)
-class DriftConfig:
+class DriftConfig(BaseModel):
+    """The drift consumer's configuration; every duration in seconds."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
     bootstrap_servers: str
     decisions_topic: str
     reports_topic: str
     model_store: str
-    group_id: str = "fraudstream-drift"
-    #: tumbling window size in event time (None: windows bounded by events only)
-    window_ms: int | None = 3_600_000
-    grace_ms: int = 600_000
+    group_id: str = Field(default="fraudstream-drift", min_length=1)
+    #: tumbling window size in event time (None: windows bounded by ``window_events`` only)
+    window: float | None = Field(default=3600.0, gt=0)
+    #: how long past its end (in event time) a window waits for late decisions
+    grace: float = Field(default=600.0, ge=0)
     #: close a window once it holds this many decisions (None: time only)
-    window_events: int | None = None
-    thresholds: DriftThresholds = field(default_factory=DriftThresholds)
-    #: End of stream: close every open window when nothing arrived for this long (None: never).
-    close_idle_after: float | None = None
-    #: Stop when idle for this long after closing (tests, demo, benchmarks); None runs forever.
-    stop_idle_after: float | None = None
+    window_events: int | None = Field(default=None, ge=1)
+    thresholds: DriftThresholds = Field(default_factory=DriftThresholds)
+    #: end of stream: close every open window when nothing arrived for this long (None: never)
+    close_idle_after: float | None = Field(default=None, gt=0)
+    #: stop when idle for this long after closing (tests, demo, benchmarks); None runs forever
+    stop_idle_after: float | None = Field(default=None, ge=0)
 
 
 def run_drift(config: DriftConfig, on_report: Any = None) -> int:
@@ -76,7 +80,8 @@ def run_drift(config: DriftConfig, on_report: Any = None) -> int:
 
     consumer.subscribe([config.decisions_topic], on_assign=on_assign)
     producer = Producer({"bootstrap.servers": config.bootstrap_servers, **PRODUCER_DEFAULTS})
-    book = WindowBook(config.window_ms, config.grace_ms, config.window_events)
+    window_ms = None if config.window is None else round(config.window * 1000)
+    book = WindowBook(window_ms, round(config.grace * 1000), config.window_events)
     book_ref.append(book)
     consumed: dict[tuple[str, int], int] = {}
     reports, closed_idle = 0, False

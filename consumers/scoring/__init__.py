@@ -7,6 +7,7 @@ and changelog writes; ``feed.py`` hands it the source records a fetch at a time;
 ``metrics.py`` the Prometheus metrics.
 """
 
-from consumers.scoring.processor import BatchResult, InputEvent, OutputMessage, ScoringProcessor
+from consumers.scoring.processor import ScoringProcessor
+from consumers.scoring.records import BatchResult, InputEvent, OutputMessage
 
 __all__ = ["BatchResult", "InputEvent", "OutputMessage", "ScoringProcessor"]

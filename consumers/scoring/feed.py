@@ -48,7 +48,7 @@ from typing import Any
 from faust.types import TP
 from faust.types.tuples import ack_lock
 
-from consumers.scoring.processor import InputEvent
+from consumers.scoring.records import InputEvent
 
 
 @dataclass

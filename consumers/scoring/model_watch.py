@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import Callable
 
+from features.definitions import feature_names
 from registry import LoadedModel, ModelRegistry, RegistryError
 
 log = logging.getLogger("fraudstream.worker")
@@ -57,3 +58,23 @@ class ModelWatch:
         if self.on_change:
             self.on_change(model)
         return True
+
+
+def prepare_model(model: LoadedModel, threads: int) -> None:
+    """Check a model loaded for scoring and set XGBoost's threads for this process.
+
+    One thread by default: the scoring loop is one thread, and on a small machine the other cores
+    serve the broker and librdkafka; XGBoost's second thread contended with them. On the
+    project's 2-core machine the worker ran 9,282 events/s with one thread and 7,872 with two
+    (one run each; BENCHMARKS.md, which also has the isolated timings and why they are mixed).
+    """
+    expected = list(feature_names())
+    if model.feature_names != expected:
+        raise ValueError(
+            f"model {model.version} was trained on features {model.feature_names}, but this worker computes "
+            f"{expected}; train a model with this version of fraudstream"
+        )
+    model.booster.set_param({"nthread": threads})
+    # the reason codes' DMatrix too: built with every core by default, its thread team spun against
+    # the broker's for ~0.2-0.8 ms a batch on the 2-core machine (session 7)
+    model.threads = threads

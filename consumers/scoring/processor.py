@@ -24,13 +24,25 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple, Protocol, get_args
+from typing import Any
 
 import numpy as np
 from pydantic import ValidationError
 
 from consumers.scoring.model_watch import ModelWatch
+from consumers.scoring.records import (
+    CARD_TABLE,
+    MAX_ERROR_MESSAGE,
+    TERMINAL_TABLE,
+    BatchResult,
+    InputEvent,
+    OutputMessage,
+    ScoredTransaction,
+    Shadow,
+    StateAccess,
+    StateWrite,
+    ValidationReason,
+)
 from features.card_state import CardState
 from features.definitions import DAY_MS, DEFAULT_CONFIG, FeatureConfig
 from features.engine import LabelView, TransactionView, categorical_features, transaction_features
@@ -39,79 +51,6 @@ from fraudstream.settings import TopicNames
 from schemas.codec import AvroCodec, DecodeError, DecodeReason
 from schemas.decision_encoding import DecisionBatchEncoder, DecisionReason, ShadowVerdict
 from schemas.models import Label, Transaction
-
-CARD_TABLE, TERMINAL_TABLE = "card", "terminal"
-#: why a record went to the dead-letter topic (its ``error_type`` header): a decode failure, or
-#: one of the worker's own checks; mypy holds every call to this list
-ValidationReason = Literal["invalid", "key_mismatch", "future_event_time"]
-DEAD_LETTER_REASONS: tuple[str, ...] = (*get_args(DecodeReason), *get_args(ValidationReason))
-MAX_ERROR_MESSAGE = 1000
-
-
-class InputEvent(NamedTuple):
-    """One Kafka record of a source topic (a tuple: made for every record, so cheap to make)."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    timestamp_ms: int
-
-
-class OutputMessage(NamedTuple):
-    key: bytes | None
-    value: bytes | None
-    headers: tuple[tuple[str, bytes], ...] = ()
-    timestamp_ms: int | None = None
-
-
-@dataclass(slots=True)
-class ScoredTransaction:
-    event: InputEvent
-    transaction: TransactionView
-    vector: list[float]
-    score: float = 0.0
-    decision: str = "APPROVE"
-
-
-@dataclass
-class BatchResult:
-    decisions: list[OutputMessage] = field(default_factory=list)
-    dead_letters: list[OutputMessage] = field(default_factory=list)
-    dead_letter_reasons: list[str] = field(default_factory=list)
-    #: (table, key, value, source partition)
-    state_writes: list[tuple[str, bytes, bytes, int]] = field(default_factory=list)
-    scored: list[ScoredTransaction] = field(default_factory=list)
-    labels: int = 0
-    model_version: str = ""
-
-
-class StateAccess(Protocol):
-    def get(self, table: str, key: bytes, partition: int) -> bytes | None:
-        """The stored value of ``key``, which lives in changelog partition ``partition``."""
-
-
-class DictState:
-    """In-memory :class:`StateAccess` for tests and offline runs; apply writes with :meth:`write`."""
-
-    def __init__(self) -> None:
-        self.tables: dict[str, dict[bytes, bytes]] = {CARD_TABLE: {}, TERMINAL_TABLE: {}}
-
-    def get(self, table: str, key: bytes, partition: int) -> bytes | None:
-        return self.tables[table].get(key)
-
-    def write(self, result: BatchResult) -> None:
-        for table, key, value, _ in result.state_writes:
-            self.tables[table][key] = value
-
-
-class Shadow(Protocol):
-    name: str
-
-    def score(self, transaction_id: str, ts_ms: int, vector: list[float], champion_flagged: bool) -> float: ...
-    def learn_label(self, transaction_id: str, is_fraud: bool) -> None: ...
-    def decide(self, score: float) -> str: ...
 
 
 def first_time(state: CardState | TerminalState, source: str, offset: int) -> bool:
@@ -238,7 +177,7 @@ class ScoringProcessor:
                 obj = cached[partition]
                 key = terminal_key(ident, partition)
             assert obj is not None
-            result.state_writes.append((table, key, obj.to_bytes(), partition))
+            result.state_writes.append(StateWrite(table, key, obj.to_bytes(), partition))
             cache[(table, ident)] = cached
             cache.move_to_end((table, ident))
         while len(cache) > self.cache_size:

@@ -53,9 +53,9 @@ def _run(drift_scenario, bootstrap_servers, topic_factory, dataset: Dataset, **w
     got: list[dict] = []
     config = DriftConfig(
         bootstrap_servers=bootstrap_servers, decisions_topic=decisions, reports_topic=reports,
-        model_store=drift_scenario["store"], group_id=f"drift-{decisions[-8:]}", grace_ms=3_600_000,
+        model_store=drift_scenario["store"], group_id=f"drift-{decisions[-8:]}", grace=3_600.0,
         thresholds=DriftThresholds(), close_idle_after=3.0, stop_idle_after=1.0,
-        **({"window_ms": 86_400_000} | window),
+        **({"window": 86_400.0} | window),
     )  # fmt: skip
     assert run_drift(config, on_report=got.append) == len(got)
     return got
@@ -104,7 +104,7 @@ def test_count_windows_cut_the_stream_into_windows_of_n_decisions(
     drift_scenario, bootstrap_servers, topic_factory
 ) -> None:
     dataset = _stream(drift_scenario["dataset"], drift_scenario["stream_start"])
-    reports = _run(drift_scenario, bootstrap_servers, topic_factory, dataset, window_ms=None, window_events=5_000)
+    reports = _run(drift_scenario, bootstrap_servers, topic_factory, dataset, window=None, window_events=5_000)
     counts = [r["event_count"] for r in reports]
     assert sum(counts) == len(dataset.transactions)
     assert counts.count(5_000) == len(dataset.transactions) // 5_000  # all full but the one closed at the end

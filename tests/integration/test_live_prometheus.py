@@ -136,7 +136,7 @@ def test_every_dashboard_and_alert_expression_returns_data_from_the_live_pipelin
     worker = WorkerProcess(bootstrap_servers, topics, store, app_id, tmp_path, "--shadow", "river").start()
     ports["worker"] = worker.metrics_port
     processes = [
-        _spawn(["drift", "--store", store, "--group-id", drift_group, "--window-minutes", "60", "--grace-minutes",
+        _spawn(["drift", "--store", store, "--group-id", drift_group, "--window", "3600", "--grace",
                 "0", "--metrics-port", str(ports["drift"])], env, tmp_path / "drift.log"),
         _spawn(["lag-exporter", "--port", str(ports["lag-exporter"]), "--interval", "1", "--scoring-group", app_id,
                 "--drift-group", drift_group], env, tmp_path / "lag.log"),

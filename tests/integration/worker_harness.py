@@ -31,9 +31,7 @@ def promoted_model(root: Path, generator: GeneratorConfig, **train_options: Any)
     data = root / "data"
     generate_to(generator, data, progress=lambda m: None)
     store = f"file://{root / 'models'}"
-    config = TrainConfig(
-        data=data, store_uri=store, report_dir=root / "report", gates=Gates(0, 0, 0, 0), **train_options
-    )
+    config = TrainConfig(data=data, store_uri=store, report_dir=root / "report", gates=Gates.off(), **train_options)
     version = train(config, progress=lambda m: None).version
     ModelRegistry(store).promote(version)
     return data, store, version

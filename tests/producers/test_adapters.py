@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -29,7 +28,7 @@ FOREIGN_CSV = """when,who,where,how_much,bad,reported,mcc
 def test_handbook_columns_are_recognised_and_labels_get_the_fixed_delay(tmp_path: Path) -> None:
     path = tmp_path / "handbook.csv"
     path.write_text(HANDBOOK_CSV)
-    dataset = load_dataset(path, label_delay=timedelta(days=7))
+    dataset = load_dataset(path, label_delay_days=7)
     tx = dataset.transactions
     assert list(tx["transaction_id"]) == ["0", "2", "1", "3"]  # by event time; ties keep file order
     assert tx["event_time"].dt.tz is not None

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from trainer.evaluation import at_threshold, card_precision_at_k, threshold_for_precision
-from trainer.periods import choose_periods
+from trainer.periods import PeriodConfig, choose_periods
 
 
 def test_threshold_is_the_lowest_score_reaching_the_precision_target() -> None:
@@ -61,15 +61,15 @@ def test_card_precision_counts_cards_per_day_and_skips_known_and_detected_cards(
 
 def test_periods_end_where_the_data_ends_and_hold_out_validation() -> None:
     times = pd.Series(pd.date_range("2026-04-01", "2026-05-31 23:00", freq="h", tz="UTC"))
-    p = choose_periods(times, 7, 7, 7, 2)
+    p = choose_periods(times, PeriodConfig(train_days=7, delay_days=7, test_days=7, validation_days=2))
     assert p.test_end.isoformat() == "2026-06-01T00:00:00+00:00"
     assert p.test_start.isoformat() == "2026-05-25T00:00:00+00:00"
     assert p.train_end.isoformat() == "2026-05-18T00:00:00+00:00"
     assert p.validation_start.isoformat() == "2026-05-16T00:00:00+00:00"
     assert p.train_start.isoformat() == "2026-05-11T00:00:00+00:00"
-    q = choose_periods(times, 7, 7, 7, 2, train_start=datetime(2026, 4, 10).date())
+    q = choose_periods(times, PeriodConfig(train_start=datetime(2026, 4, 10).date()))
     assert q.test_end.isoformat() == "2026-05-01T00:00:00+00:00"
     with pytest.raises(ValueError, match="do not fit"):
-        choose_periods(times, 30, 30, 30, 2)
+        choose_periods(times, PeriodConfig(train_days=30, delay_days=30, test_days=30))
     with pytest.raises(ValueError, match="validation_days"):
-        choose_periods(times, 7, 7, 7, 7)
+        choose_periods(times, PeriodConfig(validation_days=7))

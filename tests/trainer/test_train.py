@@ -22,7 +22,7 @@ from trainer.models import out_of_fold_scores
 from trainer.periods import Periods, in_period
 from trainer.train import Gates, TrainConfig, known_fraud_before, train
 
-LENIENT = Gates(0.0, 0.0, 0.0, 0.0)
+LENIENT = Gates.off()
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +129,7 @@ def test_batch_scoring_writes_one_row_per_transaction_with_the_models_scores(tra
     registry = ModelRegistry(config.store_uri)
     for suffix in ("parquet", "csv"):
         out = tmp_path / f"scored.{suffix}"
-        summary = score_dataset(data_dir, config.store_uri, result.version, out, progress=lambda m: None)
+        summary = score_dataset(data_dir, config.store_uri, out, result.version, progress=lambda m: None)
         scored = pd.read_parquet(out) if suffix == "parquet" else pd.read_csv(out)
         dataset = load_dataset(data_dir)
         assert summary["rows"] == len(scored) == len(dataset.transactions)

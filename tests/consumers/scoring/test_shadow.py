@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from consumers.scoring.processor import DictState, InputEvent, ScoringProcessor
+from consumers.scoring.processor import ScoringProcessor
+from consumers.scoring.records import InputEvent
 from consumers.scoring.shadow import RiverShadow
+from consumers.scoring.state_store import TableState
 from features.definitions import DAY_MS, FEATURE_NAMES
 from fraudstream.settings import TopicNames
 from schemas.codec import AvroCodec
-from tests.consumers.conftest import StaticModels
+from tests.consumers.scoring.fakes import StaticModels
 
 
 def _vector(fraud: bool, rng: np.random.Generator) -> list[float]:
@@ -56,8 +58,8 @@ def test_shadow_results_ride_along_in_decisions_and_never_change_them(tiny_model
     shadowed = ScoringProcessor(
         topics, StaticModels(tiny_model), 1, shadow=RiverShadow(), clock=lambda: 1_775_000_000.0
     )
-    a = out.decode(plain.process(events, DictState()).decisions[0].value)
-    b = out.decode(shadowed.process(events, DictState()).decisions[0].value)
+    a = out.decode(plain.process(events, TableState.in_memory()).decisions[0].value)
+    b = out.decode(shadowed.process(events, TableState.in_memory()).decisions[0].value)
     assert a["shadow"] is None
     assert b["shadow"]["model"] == "river-logistic-regression"
     assert 0.0 <= b["shadow"]["score"] <= 1.0

@@ -1,9 +1,8 @@
-"""A small real XGBoost model over the current feature set, for worker tests without a trainer run."""
+"""Stand-ins for the worker's tests: a small real XGBoost model, and a model watch that never moves."""
 
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import xgboost as xgb
 
 from features.definitions import FEATURE_NAMES
@@ -20,8 +19,8 @@ class StaticModels:
         return False
 
 
-@pytest.fixture(scope="session")
 def tiny_model() -> LoadedModel:
+    """A real XGBoost model over the current feature set, for worker tests without a trainer run."""
     rng = np.random.default_rng(0)
     x = rng.random((2000, len(FEATURE_NAMES)))
     x[:, 0] *= 1000  # amount

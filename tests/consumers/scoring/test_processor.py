@@ -8,13 +8,15 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
-from consumers.scoring.processor import CARD_TABLE, DictState, InputEvent, ScoringProcessor
+from consumers.scoring.processor import ScoringProcessor
+from consumers.scoring.records import CARD_TABLE, InputEvent
+from consumers.scoring.state_store import TableState
 from features.definitions import FEATURE_NAMES
 from features.engine import FeatureEngine, TransactionView
 from features.terminal_state import TerminalState
 from fraudstream.settings import TopicNames
 from schemas.codec import AvroCodec
-from tests.consumers.conftest import StaticModels
+from tests.consumers.scoring.fakes import StaticModels
 
 TOPICS = TopicNames(transactions="tx", labels="lb")
 T0 = datetime(2026, 4, 1, 12, tzinfo=UTC)
@@ -41,7 +43,9 @@ def processor(tiny_model) -> ScoringProcessor:
 
 def test_every_valid_transaction_gets_one_decision_with_its_features(processor, tiny_model) -> None:
     records = [tx_record(i, amount=5.0 * (i + 1)) for i in range(20)]
-    result = processor.process([event(TX.encode(r), b"card_a", i) for i, r in enumerate(records)], DictState())
+    result = processor.process(
+        [event(TX.encode(r), b"card_a", i) for i, r in enumerate(records)], TableState.in_memory()
+    )
     assert len(result.decisions) == 20
     assert not result.dead_letters
     engine = FeatureEngine()
@@ -57,7 +61,7 @@ def test_every_valid_transaction_gets_one_decision_with_its_features(processor, 
 
 def test_flagged_decisions_carry_up_to_three_positive_reasons(processor) -> None:
     result = processor.process(
-        [event(TX.encode(tx_record(i, amount=990.0)), b"card_a", i) for i in range(5)], DictState()
+        [event(TX.encode(tx_record(i, amount=990.0)), b"card_a", i) for i in range(5)], TableState.in_memory()
     )
     flagged = [DEC.decode(m.value) for m in result.decisions]
     assert all(d["decision"] in ("REVIEW", "DECLINE") for d in flagged)
@@ -76,13 +80,13 @@ def test_one_batch_equals_many_single_event_batches(processor) -> None:
              "reported_at": fourth + 60_000, "is_fraud": True, "fraud_scenario": None}  # fmt: skip
     events = [event(TX.encode(r), r["card_id"].encode(), i, partition=i % 3) for i, r in enumerate(records)]
     events.insert(10, event(LB.encode(label), b"card_1", 0, topic="lb", partition=1))
-    whole = processor.process(events, DictState())
+    whole = processor.process(events, TableState.in_memory())
     processor.cache.clear()  # a fresh state store: the processor's cache belongs to the old one
-    state = DictState()
+    state = TableState.in_memory()
     singles = []
     for e in events:
         result = processor.process([e], state)
-        state.write(result)
+        state.apply(result.state_writes)
         singles += result.decisions
     assert [DEC.decode(m.value) for m in whole.decisions] == [DEC.decode(m.value) for m in singles]
     assert whole.labels == 1
@@ -90,7 +94,7 @@ def test_one_batch_equals_many_single_event_batches(processor) -> None:
 
 def test_state_writes_are_one_per_key_per_batch_in_the_owning_partition(processor) -> None:
     events = [event(TX.encode(tx_record(i)), b"card_a", i, partition=2) for i in range(10)]
-    result = processor.process(events, DictState())
+    result = processor.process(events, TableState.in_memory())
     keys = [(table, key) for table, key, _, _ in result.state_writes]
     assert len(keys) == len(set(keys)) == 2  # the card and the (terminal, partition 2) partial
     assert {partition for *_, partition in result.state_writes} == {2}
@@ -99,9 +103,9 @@ def test_state_writes_are_one_per_key_per_batch_in_the_owning_partition(processo
 
 def test_replayed_events_after_a_crash_give_identical_decisions(processor) -> None:
     events = [event(TX.encode(tx_record(i, amount=7.0 * i + 1)), b"card_a", i) for i in range(12)]
-    state = DictState()
+    state = TableState.in_memory()
     first = processor.process(events, state)
-    state.write(first)  # state reached the changelog, offsets were not committed: all 12 come again
+    state.apply(first.state_writes)  # state reached the changelog, offsets were not committed: all 12 come again
     again = processor.process(events, state)
     assert [DEC.decode(m.value) for m in first.decisions] == [DEC.decode(m.value) for m in again.decisions]
 
@@ -129,7 +133,7 @@ def test_bad_input_goes_to_the_dead_letter_topic_with_the_reason(processor, case
         payload = TX.encode(tx_record(1))[:-4]
     good = [event(TX.encode(tx_record(i)), b"card_a", i) for i in (0, 2)]
     bad = event(payload, b"card_a", 1)
-    result = processor.process([good[0], bad, good[1]], DictState())
+    result = processor.process([good[0], bad, good[1]], TableState.in_memory())
     assert len(result.decisions) == 2  # the valid events around it are scored
     assert result.dead_letter_reasons == [reason]
     (letter,) = result.dead_letters
@@ -143,7 +147,7 @@ def test_bad_input_goes_to_the_dead_letter_topic_with_the_reason(processor, case
 
 
 def test_a_key_that_is_not_the_card_id_is_dead_lettered(processor) -> None:
-    result = processor.process([event(TX.encode(tx_record(1)), b"someone_else", 0)], DictState())
+    result = processor.process([event(TX.encode(tx_record(1)), b"someone_else", 0)], TableState.in_memory())
     assert result.dead_letter_reasons == ["key_mismatch"]
 
 
@@ -152,21 +156,21 @@ def test_a_replay_spanning_many_days_does_not_double_count_terminal_state(tiny_m
     processor = ScoringProcessor(TOPICS, StaticModels(tiny_model), 3, clock=lambda: T0.timestamp() + 30 * 86_400)
     events = [event(TX.encode(tx_record(i, card=f"card_{i}", minutes=i * 60 * 6)), f"card_{i}".encode(), i)
               for i in range(40)]  # ten days at one terminal, one partition  # fmt: skip
-    state = DictState()
+    state = TableState.in_memory()
     first = processor.process(events, state)
     assert len(first.decisions) == 40
-    state.write(first)
+    state.apply(first.state_writes)
     processor.cache.clear()  # as after a restart: state comes back from the changelog
     again = processor.process(events, state)
-    state.write(again)
-    counts = TerminalState.from_bytes(state.tables["terminal"][b"term_1\x1f0"]).day_counts
+    state.apply(again.state_writes)
+    counts = TerminalState.from_bytes(state.get("terminal", b"term_1\x1f0", 0)).day_counts
     assert sum(counts.values()) == 40
     assert [DEC.decode(m.value) for m in first.decisions] == [DEC.decode(m.value) for m in again.decisions]
 
 
-class CountingState(DictState):
+class CountingState(TableState):
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__(TableState.in_memory().stores)
         self.reads: list[tuple[str, bytes, int]] = []
 
     def get(self, table: str, key: bytes, partition: int) -> bytes | None:
@@ -179,7 +183,7 @@ def test_states_are_read_from_the_store_once_then_served_from_the_cache(tiny_mod
     processor = ScoringProcessor(TOPICS, StaticModels(tiny_model), 3, clock=lambda: T0.timestamp() + 86_400)
     state = CountingState()
     batch = [event(TX.encode(tx_record(0, card="card_1")), b"card_1", 0)]
-    state.write(processor.process(batch, state))
+    state.apply(processor.process(batch, state).state_writes)
     assert sorted(state.reads) == [
         ("card", b"card_1", 0),
         ("terminal", b"term_1\x1f0", 0), ("terminal", b"term_1\x1f1", 1), ("terminal", b"term_1\x1f2", 2),

@@ -1,4 +1,4 @@
-"""Process tuning of the worker app: bounded broker fetch wait, no Faust monitor, garbage-collector thresholds."""
+"""The worker's Faust app: bounded broker fetch wait, no Faust monitor, garbage-collector thresholds, model threads."""
 
 from __future__ import annotations
 
@@ -6,17 +6,17 @@ import gc
 import subprocess
 import sys
 
-from fraudstream.settings import PROJECT_ROOT, TopicNames
+from fraudstream.settings import PROJECT_ROOT
 
 # In a child process: building a Faust app and its consumer leaves event-loop state behind.
 PROBE = """
 import asyncio
-from consumers.scoring.app import WorkerConfig, build_app
-from fraudstream.settings import TopicNames
+from consumers.scoring.config import WorkerConfig
+from consumers.scoring.worker import build_app
 
 async def main():
-    app = build_app(WorkerConfig("127.0.0.1:1", TopicNames(), "file:///nonexistent", fetch_max_wait=0.07,
-                                 fetch_min_bytes=12345, data_dir=DATA_DIR))
+    app = build_app(WorkerConfig(bootstrap_servers="127.0.0.1:1", model_store="file:///nonexistent",
+                                 fetch_max_wait=0.07, fetch_min_bytes=12345, data_dir=DATA_DIR, store="memory://"))
     consumer = app.consumer
     kafka_consumer = consumer._thread._create_worker_consumer(app.transport)
     print(kafka_consumer._fetch_max_wait_ms, kafka_consumer._fetch_min_bytes)
@@ -44,13 +44,33 @@ def test_the_worker_app_starts_without_fausts_per_event_monitor(tmp_path) -> Non
     assert out.stdout.strip().splitlines()[-1] == "no monitor 0"
 
 
-def test_tune_gc_makes_young_collections_rare() -> None:
+def test_tune_gc_leaves_the_young_generation_uncollected_while_a_batch_allocates() -> None:
+    """A batch's states are many small containers; with the default thresholds each few hundred of
+    them started a collection that walked the worker's whole young state."""
     from consumers.scoring.app import tune_gc
+
+    def collections_while_allocating() -> int:
+        runs: list[int] = []
+
+        def count(phase: str, info: dict) -> None:
+            if phase == "start":
+                runs.append(info["generation"])
+
+        gc.collect()
+        gc.callbacks.append(count)
+        try:
+            kept = [[i] for i in range(50_000)]  # a batch's worth of small containers
+        finally:
+            gc.callbacks.remove(count)
+        assert len(kept) == 50_000
+        return len(runs)
 
     before = gc.get_threshold()
     try:
+        gc.set_threshold(700, 10, 10)  # CPython's defaults
+        assert collections_while_allocating() > 10
         tune_gc()
-        assert gc.get_threshold() == (100_000, 50, 100)
+        assert collections_while_allocating() == 0
     finally:
         gc.set_threshold(*before)
 
@@ -63,7 +83,7 @@ def test_a_model_loaded_for_scoring_uses_the_configured_xgboost_threads() -> Non
     import pytest
     import xgboost as xgb
 
-    from consumers.scoring.app import prepare_model
+    from consumers.scoring.model_watch import prepare_model
     from features.definitions import FEATURE_NAMES
     from registry import LoadedModel
 
@@ -77,16 +97,3 @@ def test_a_model_loaded_for_scoring_uses_the_configured_xgboost_threads() -> Non
     assert model.contributions(x[:3]).shape == (3, len(FEATURE_NAMES) + 1)
     with pytest.raises(ValueError, match="trained on features"):
         prepare_model(replace(model, feature_names=list(FEATURE_NAMES)[:-1]), threads=1)
-
-
-def test_worker_flags_override_the_config_defaults_only_when_given() -> None:
-    # the defaults live in WorkerConfig alone (the CLI used to repeat them, and could drift)
-    from cli.main import build_parser, worker_tuning
-    from consumers.scoring.app import WorkerConfig
-
-    parser = build_parser()
-    assert worker_tuning(parser.parse_args(["worker"])) == {}
-    given = worker_tuning(parser.parse_args(["worker", "--batch-size", "10", "--fetch-min-bytes", "1"]))
-    assert given == {"batch_size": 10, "fetch_min_bytes": 1}
-    config = WorkerConfig("b:1", TopicNames(), "file:///m", **given)
-    assert (config.batch_size, config.fetch_min_bytes, config.batch_wait) == (10, 1, WorkerConfig.batch_wait)

@@ -12,7 +12,7 @@ from faust.types import TP
 from intervaltree import IntervalTree
 
 from consumers.scoring.feed import BatchFeed, FetchedBatch
-from consumers.scoring.processor import InputEvent
+from consumers.scoring.records import InputEvent
 
 TX = "transactions"
 

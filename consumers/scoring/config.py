@@ -1,0 +1,50 @@
+"""The worker's configuration: one frozen, validated model whose defaults are the only defaults.
+
+The CLI (``fraudstream worker``) fills in what the shared settings say (broker, topics, model
+store, partitions, state directory) and passes a tuning flag only when the user gave it. Every
+duration is in seconds. The start-up log prints the effective configuration.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from fraudstream.settings import TopicNames
+
+__all__ = ["WorkerConfig"]
+
+
+class WorkerConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    bootstrap_servers: str
+    topics: TopicNames = Field(default_factory=TopicNames)
+    model_store: str
+    #: Faust app id: the consumer group, and the prefix of the tables' changelog topics
+    app_id: str = Field(default="fraudstream-scoring", min_length=1)
+    partitions: int = Field(default=3, ge=1)
+    #: Faust table store: ``rocksdb://`` (production) or ``memory://`` (tests)
+    store: Literal["memory://", "rocksdb://"] = "rocksdb://"
+    #: most records in a batch: the bound that matters only when the worker is behind (catching
+    #: up, or over capacity); at lower rates the fetch wait closes batches first (BENCHMARKS.md)
+    batch_size: int = Field(default=2000, ge=1)
+    #: how long a batch waits for more records after its first one was fetched (BENCHMARKS.md)
+    batch_wait: float = Field(default=0.005, ge=0)
+    #: how often the production alias is checked, while busy and while idle
+    reload_interval: float = Field(default=2.0, gt=0)
+    commit_interval: float = Field(default=1.0, gt=0)
+    #: a crashed worker's partitions move after this long (Faust's default of 60 s is slow to fail over)
+    session_timeout: float = Field(default=10.0, gt=0)
+    #: a shadow model scored beside the champion: ``river``, or none
+    shadow: Literal["river"] | None = None
+    #: the local table stores (RocksDB): one folder per worker process
+    data_dir: str = ".fraudstream/worker"
+    #: how long the broker may hold a fetch until ``fetch_min_bytes`` have arrived (Faust hard-codes 1.5 s)
+    fetch_max_wait: float = Field(default=0.02, ge=0)
+    #: the data a fetch waits for (up to ``fetch_max_wait``): at low rates one fetch per batch
+    #: instead of one per record or two (BENCHMARKS.md)
+    fetch_min_bytes: int = Field(default=64 * 1024, ge=1)
+    #: XGBoost threads for scoring and reason codes (``prepare_model``)
+    scoring_threads: int = Field(default=1, ge=1)

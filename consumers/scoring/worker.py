@@ -1,0 +1,213 @@
+"""The scoring worker (``fraudstream worker``): its named parts, wired in one place.
+
+=================  ==========================================  ===============================
+part               what it does                                module
+=================  ==========================================  ===============================
+Faust app          consumer group, tables and their            ``app.py``
+                   changelogs, recovery, rebalances, commits
+source feed        the source topics' records, a fetch at a    ``feed.py``
+                   time, as bounded batches; acks
+state store        the card and terminal tables' local         ``state_store.py``
+                   stores, by explicit partition
+processor          decode, validate, features, score, decide   ``processor.py``
+delivery           decisions, dead letters and changelog       ``delivery.py``
+                   writes produced; per-batch delivery
+model watch        the production model, reloaded when the     ``model_watch.py``
+                   alias moves
+metrics            Prometheus, once per batch                  ``metrics.py``
+=================  ==========================================  ===============================
+
+One agent (concurrency 1: higher concurrency can commit past unprocessed messages, faust issue
+606) subscribes the transactions and labels topics; their records reach it through the feed, not
+Faust's per-event stream. Per batch the worker runs the processor, hands the outputs to the
+delivery, and *completes* the batch once everything is delivered: its state writes go into the
+local stores and its offsets are acked, so nothing is committed before its outputs and state are
+durable. Completion runs while the next batch is processed (:func:`pipelined`: at most two
+batches in flight, completed in order).
+
+Delivery is at-least-once: after a crash the uncommitted tail is processed again; the state
+ignores transactions and labels it has already applied, so features and scores repeat exactly and
+a duplicate decision is identical to the first except for ``decision_time``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import faust
+from confluent_kafka import Producer
+
+from consumers.scoring import metrics
+from consumers.scoring.app import drop_faust_monitor, faust_app, install_batch_feed
+from consumers.scoring.config import WorkerConfig
+from consumers.scoring.delivery import OutputDelivery, PendingBatch
+from consumers.scoring.feed import BatchFeed, FetchedBatch
+from consumers.scoring.model_watch import ModelWatch, prepare_model
+from consumers.scoring.processor import ScoringProcessor
+from consumers.scoring.records import CARD_TABLE, TERMINAL_TABLE, Shadow
+from consumers.scoring.state_store import TableState, table_store
+from fraudstream.kafka import PRODUCER_DEFAULTS
+from registry import LoadedModel, ModelRegistry
+
+__all__ = ["ScoringWorker", "build_app", "pipelined"]
+
+log = logging.getLogger("fraudstream.worker")
+P = TypeVar("P")
+
+#: how long a batch's outputs may take to be reported delivered before the worker gives up
+DELIVERY_TIMEOUT = 60.0
+#: the exit code of a worker that stopped because it could not deliver (EX_SOFTWARE)
+UNDELIVERED_EXIT_CODE = 70
+
+
+async def pipelined(
+    batches: AsyncIterator[FetchedBatch],
+    produce: Callable[[FetchedBatch], P],
+    complete: Callable[[FetchedBatch, P], Awaitable[None]],
+    finished: Callable[[FetchedBatch], None],
+) -> None:
+    """Process and produce batch N+1 while batch N's outputs are delivered.
+
+    ``produce`` (synchronous: features, scoring, handing outputs to the producer) runs in the loop;
+    ``complete`` (wait for the delivery reports, local store, ack) runs as a task that starts at
+    once, so its wait overlaps the next batch's processing. Completions run in batch order and at
+    most two batches are in flight. ``finished`` releases a batch whose ``produce`` failed.
+    """
+    previous: asyncio.Task[None] | None = None
+    async for batch in batches:
+        try:
+            pending = produce(batch)
+        except BaseException:
+            finished(batch)
+            raise
+        if previous is not None:
+            await asyncio.shield(previous)  # completions in batch order; bounds the pipeline
+        previous = asyncio.ensure_future(complete(batch, pending))
+        # let it start now: a task runs only when the loop yields, and the next batch may be
+        # queued already, so without this its wait began after that batch was processed
+        await asyncio.sleep(0)
+
+
+def make_shadow(kind: str | None) -> Shadow | None:
+    if kind is None:
+        return None
+    if kind == "river":
+        from consumers.scoring.shadow import RiverShadow
+
+        return RiverShadow()
+    raise ValueError(f"unknown shadow model {kind!r}; use 'river'")
+
+
+class ScoringWorker:
+    """The worker's parts (see the module docstring), built from one :class:`WorkerConfig`.
+
+    ``app`` is the Faust app to run (``faust.Worker(worker.app).execute_from_commandline()``). The
+    processor is made when the agent starts, since it loads the production model.
+    """
+
+    def __init__(self, config: WorkerConfig) -> None:
+        self.config = config
+        Path(config.data_dir).mkdir(parents=True, exist_ok=True)
+        self.app: faust.App = faust_app(config)
+        self.feed = BatchFeed([config.topics.labels, config.topics.transactions], config.batch_size)  # labels first
+        install_batch_feed(self.app, self.feed, int(config.fetch_max_wait * 1000), config.fetch_min_bytes)
+        drop_faust_monitor(self.app)
+        binary: dict[str, Any] = {"key_type": bytes, "value_type": bytes}  # raw bytes in and out of changelogs
+        self.tables = {
+            CARD_TABLE: self.app.Table("card-state", partitions=config.partitions, default=None, **binary),
+            TERMINAL_TABLE: self.app.Table("terminal-state", partitions=config.partitions, default=None, **binary),
+        }
+        self.state = TableState({name: table_store(table) for name, table in self.tables.items()})
+        changelogs = {name: table.changelog_topic.get_topic_name() for name, table in self.tables.items()}
+        self.producer = Producer({"bootstrap.servers": config.bootstrap_servers, **PRODUCER_DEFAULTS, "linger.ms": 2})
+        self.delivery = OutputDelivery(self.producer, config.topics, changelogs)
+        self.registry = ModelRegistry(config.model_store)
+        self.shadow = make_shadow(config.shadow)
+        self.processor: ScoringProcessor | None = None
+        self.app.on_partitions_revoked.connect(self._clear_cache)
+        self.app.on_partitions_assigned.connect(self._clear_cache)
+        source = self.app.topic(
+            config.topics.transactions, config.topics.labels, key_serializer="raw", value_serializer="raw"
+        )
+
+        async def score(stream: Any) -> None:
+            """Subscribes the source topics; their records arrive through the feed, never ``stream``."""
+            await self.run()
+
+        self.app.agent(source, concurrency=1)(score)
+        self.app.timer(config.reload_interval)(self.follow_production_alias)
+
+    # -- the loop ----------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        if self.processor is None:
+            watch = ModelWatch(self.registry, interval=self.config.reload_interval, on_change=self._on_model)
+            self.processor = ScoringProcessor(self.config.topics, watch, self.config.partitions, shadow=self.shadow)
+        # Batch N+1 reads batch N's states from the processor's cache, which holds them until
+        # then (its LRU bound is far above two batches' keys), not from the local store, which
+        # N's completion writes later.
+        await pipelined(self.feed.batches(self.config.batch_wait), self.produce_batch, self.complete_batch,
+                        self.feed.finished)  # fmt: skip
+
+    def produce_batch(self, batch: FetchedBatch) -> PendingBatch:
+        processor = self.processor
+        assert processor is not None
+        started = time.perf_counter()
+        # before the batch: a promotion applies to every batch that starts after it is seen
+        if processor.models.maybe_reload():
+            metrics.MODEL_RELOADS.inc()
+        result = processor.process(batch.events, self.state)
+        return self.delivery.produce(result, started)
+
+    async def complete_batch(self, batch: FetchedBatch, pending: PendingBatch) -> None:
+        try:
+            # durable before the batch is acked (and Faust later commits its offsets)
+            loop = asyncio.get_running_loop()
+            delivered = await loop.run_in_executor(None, self.delivery.wait, pending, DELIVERY_TIMEOUT)
+            delivery = pending.delivery
+            if not delivered or delivery.errors:
+                # Raising would still leave the offsets unacked, but a worker that cannot deliver
+                # should stop: leaving at once keeps them uncommitted for the restarted worker.
+                log.critical(
+                    f"{delivery.expected - delivery.reported} outputs unreported after {DELIVERY_TIMEOUT:g} s, "
+                    f"{len(delivery.errors)} failed (first: {delivery.errors[:1]}); "
+                    "exiting before offsets are committed"
+                )
+                os._exit(UNDELIVERED_EXIT_CODE)
+            # The local store follows the changelog, never runs ahead of it: a store restored on
+            # restart then holds only what the changelog holds (the processor's cache serves reads
+            # of these keys meanwhile).
+            self.state.apply(pending.result.state_writes)
+            self.state.set_changelog_offsets(delivery.changelog_offsets)
+            self.feed.ack(batch)  # Faust's next commit includes these offsets
+        finally:
+            self.feed.finished(batch)
+        metrics.record_batch(pending.result, len(batch.events), pending.started)
+        if self.shadow is not None:
+            self.shadow.export_metrics()
+
+    # -- around the loop ---------------------------------------------------------------------
+
+    async def follow_production_alias(self) -> None:
+        """Also while idle, so the model metric and the next batch are current."""
+        if self.processor is not None and self.processor.models.maybe_reload():
+            metrics.MODEL_RELOADS.inc()
+
+    def _on_model(self, model: LoadedModel) -> None:
+        prepare_model(model, self.config.scoring_threads)
+        metrics.set_model(model.version)
+
+    def _clear_cache(self, *args: Any, **kwargs: Any) -> None:
+        if self.processor is not None:
+            self.processor.cache.clear()  # another worker may have written these keys meanwhile
+
+
+def build_app(config: WorkerConfig) -> faust.App:
+    """The Faust app of a :class:`ScoringWorker` built from ``config``."""
+    return ScoringWorker(config).app
