@@ -11,6 +11,7 @@ non-calendar features; WARN windows are counted separately. Writes bench/results
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import tempfile
@@ -23,15 +24,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np
 import pandas as pd
 
-from consumers.drift.windows import DriftThresholds, ReferenceBins, WindowBook, WindowState
+from bench.harness import add_smoke_flag, results_dir
+from consumers.drift.config import DriftThresholds
+from consumers.drift.windows import ReferenceBins, WindowBook, WindowState
 from producers.adapters import load_dataset
-from producers.drift_injection import DriftSpec
-from producers.generator import GeneratorConfig, generate_to
+from producers.config import DriftSpec, GeneratorConfig
+from producers.generator import generate_to
 from registry import ModelRegistry
 from schemas.codec import AvroCodec
 from schemas.dataset import Dataset
+from trainer.config import Gates, PeriodConfig, TrainConfig
 from trainer.drift_backfill import offline_decisions
-from trainer.train import Gates, TrainConfig, train
+from trainer.train import train
 
 CALENDAR = {"hour_sin", "hour_cos", "is_night", "is_weekend"}
 START = date(2026, 4, 1)
@@ -58,15 +62,19 @@ def alerts(report: dict, level: str = "ALERT") -> set[str]:
 
 
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_smoke_flag(parser)
+    args = parser.parse_args()
+    cards = 200 if args.smoke else 1_000
     results: dict[str, object] = {}
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"
-        generate_to(
-            GeneratorConfig(n_customers=1_000, n_terminals=2_000, n_days=100, seed=41), data, progress=lambda m: None
-        )
+        generator = GeneratorConfig(n_customers=cards, n_terminals=2 * cards, n_days=70 if args.smoke else 100, seed=41)
+        generate_to(generator, data, progress=lambda m: None)
         store = f"file://{tmp}/models"
-        result = train(TrainConfig(data=data, store_uri=store, report_dir=Path(tmp) / "r", gates=Gates.off(),
-                                   train_start=START + timedelta(days=35)), progress=lambda m: None)  # fmt: skip
+        periods = PeriodConfig(train_start=START + timedelta(days=35))
+        config = TrainConfig(data=data, store_uri=store, report_dir=Path(tmp) / "r", gates=Gates.off(), periods=periods)
+        result = train(config, progress=lambda m: None)
         registry = ModelRegistry(store)
         model = registry.load(result.version)
         bins = ReferenceBins(registry.drift_reference(result.version))
@@ -82,7 +90,7 @@ def main() -> int:
         records.sort(key=lambda r: r["event_time"])
         return windows(records, bins)
 
-    calm = [r for r in run(dataset) if r["event_count"] > 1000]
+    calm = [r for r in run(dataset) if r["event_count"] > cards]
     results["stationary"] = {
         "windows": len(calm),
         "windows_with_alert": sum(1 for r in calm if alerts(r)),
@@ -126,9 +134,7 @@ def main() -> int:
         "runs": [round(t, 4) for t in timings],
     }
     print("window of 10,000 events:", results["window_of_10000_seconds"], flush=True)
-    out = Path(__file__).resolve().parent / "results"
-    out.mkdir(exist_ok=True)
-    (out / "drift.json").write_text(json.dumps(results, indent=2) + "\n")
+    (results_dir(args.smoke) / "drift.json").write_text(json.dumps(results, indent=2) + "\n")
     return 0
 
 

@@ -2,8 +2,9 @@
 
     uv run python bench/foundation.py [--events 500000] [--rows 1000000]
 
-Uses its own broker (port 29092, home .fraudstream/bench-kafka) so it never touches a user's
-broker, and prints a Markdown table for BENCHMARKS.md plus JSON in bench/results/foundation.json.
+Uses the bench broker (``bench/harness.py``; the broker timings need its own, and are skipped on an
+external one) and prints a Markdown table for BENCHMARKS.md plus JSON in
+bench/results/foundation.json. ``--smoke``: every step on tiny inputs.
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.harness import BenchBroker, add_smoke_flag, results_dir
 from cli.broker import LocalBroker
 from fraudstream.kafka import delete_topics, ensure_topics
 from fraudstream.settings import PROJECT_ROOT, TopicNames
-from producers.generator import GeneratorConfig, generate, write_dataset
+from producers.config import GeneratorConfig
+from producers.generator import generate, write_dataset
 from producers.replay import replay
 
 HOME = PROJECT_ROOT / ".fraudstream" / "bench-kafka"
@@ -79,13 +82,12 @@ def bench_generator(rows: int) -> tuple[dict[str, object], object]:
     )
 
 
-def bench_producer(dataset: object, events: int) -> dict[str, object]:
-    broker = LocalBroker(HOME, port=29092, controller_port=29093)
+def bench_producer(dataset: object, events: int, bootstrap: str) -> dict[str, object]:
     run = uuid.uuid4().hex[:6]
     topics = TopicNames(transactions=f"bench-{run}.tx", labels=f"bench-{run}.labels")
-    ensure_topics(broker.bootstrap_servers, [topics.transactions, topics.labels], 3)
-    summary = replay(dataset, broker.bootstrap_servers, topics, limit=events, progress=False)  # type: ignore[arg-type]
-    delete_topics(broker.bootstrap_servers, [topics.transactions, topics.labels])
+    ensure_topics(bootstrap, [topics.transactions, topics.labels], 3)
+    summary = replay(dataset, bootstrap, topics, limit=events, progress=False)  # type: ignore[arg-type]
+    delete_topics(bootstrap, [topics.transactions, topics.labels])
     return {
         "events": summary.sent,
         "acknowledged": summary.acknowledged,
@@ -100,22 +102,31 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--events", type=int, default=500_000)
     parser.add_argument("--warm-runs", type=int, default=3)
+    add_smoke_flag(parser)
     args = parser.parse_args()
+    if args.smoke:
+        args.rows, args.events, args.warm_runs = 20_000, 2_000, 1
+    broker = BenchBroker()
     results: dict[str, object] = {"machine": f"{platform.machine()}, {platform.python_version()}"}
-    results["broker"] = bench_broker(args.warm_runs)
+    results["broker"] = bench_broker(args.warm_runs) if broker.own is not None else {"skipped": "external broker"}
     print("broker", results["broker"], flush=True)
     results["generator"], dataset = bench_generator(args.rows)
     print("generator", results["generator"], flush=True)
-    results["producer"] = bench_producer(dataset, args.events)
+    broker.start()
+    results["producer"] = bench_producer(dataset, args.events, broker.bootstrap_servers)
     print("producer", results["producer"], flush=True)
-    LocalBroker(HOME, port=29092, controller_port=29093).stop()
-    out = Path(__file__).resolve().parent / "results"
-    out.mkdir(exist_ok=True)
-    (out / "foundation.json").write_text(json.dumps(results, indent=2) + "\n")
+    broker.stop()
+    (results_dir(args.smoke) / "foundation.json").write_text(json.dumps(results, indent=2) + "\n")
     b, g, p = (dict(results[k]) for k in ("broker", "generator", "producer"))  # type: ignore[call-overload]
-    rows = [
-        ("broker cold start (format + launch) to ready", f"{b['cold_start_with_format_seconds']} s"),
-        (f"broker warm start to ready (median of {args.warm_runs})", f"{b['warm_start_median_seconds']} s"),
+    rows = (
+        []
+        if "skipped" in b
+        else [
+            ("broker cold start (format + launch) to ready", f"{b['cold_start_with_format_seconds']} s"),
+            (f"broker warm start to ready (median of {args.warm_runs})", f"{b['warm_start_median_seconds']} s"),
+        ]
+    )
+    rows += [
         (f"generator, {g['transactions']:,} transactions incl. Parquet", f"{g['rows_per_second']:,} rows/s"),
         (f"replay producer, {p['events']:,} events acknowledged", f"{p['acknowledged_per_second']:,} events/s"),
     ]

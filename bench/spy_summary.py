@@ -14,12 +14,29 @@ def _short(frame: str) -> str:
     return frame.split(" (")[0] + " (" + frame.rsplit("/", 1)[-1].split(":")[0].rstrip(")") + ")"
 
 
+def _sample_profile() -> str:
+    """A small profile in py-spy's raw format (``stack;frames count`` lines)."""
+    import tempfile
+
+    frames = ["main (cli/main.py:60)", "run (consumers/scoring/worker.py:140)"]
+    lines = [";".join([*frames, "process (consumers/scoring/processor.py:150)"]) + " 7",
+             ";".join([*frames, "produce (consumers/scoring/delivery.py:110)"]) + " 3"]  # fmt: skip
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as out:
+        out.write("\n".join(lines) + "\n")
+    return out.name
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("profile")
+    parser.add_argument("profile", nargs="?", help="py-spy --format raw output")
     parser.add_argument("--top", type=int, default=40)
     parser.add_argument("--under", help="only samples whose stack contains this function name")
+    parser.add_argument("--smoke", action="store_true", help="summarise a small made-up profile")
     args = parser.parse_args()
+    if args.smoke:
+        args.profile = _sample_profile()
+    elif args.profile is None:
+        parser.error("PROFILE is required")
     total, inclusive, own = 0, Counter[str](), Counter[str]()
     with open(args.profile, encoding="utf-8") as lines:
         rows = [line.rstrip().rpartition(" ") for line in lines]

@@ -21,9 +21,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from producers.generator import GeneratorConfig, generate_to
+from bench.harness import add_smoke_flag, results_dir
+from producers.config import GeneratorConfig
+from producers.generator import generate_to
 from trainer.batch_score import score_dataset
-from trainer.train import TrainConfig, train
+from trainer.config import TrainConfig
+from trainer.train import train
 
 
 def quiet(message: str) -> None:
@@ -33,14 +36,18 @@ def quiet(message: str) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seeds", type=int, nargs="+", default=[42, 7, 123])
+    add_smoke_flag(parser)
     args = parser.parse_args()
+    tiny = {"n_customers": 300, "n_terminals": 600, "n_days": 22} if args.smoke else {}
+    if args.smoke:
+        args.seeds = args.seeds[:1]
     runs = []
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         store = f"file://{root / 'store'}"
         for seed in args.seeds:
             data = root / f"data-{seed}"
-            manifest = generate_to(GeneratorConfig(seed=seed), data, progress=quiet)
+            manifest = generate_to(GeneratorConfig(seed=seed, **tiny), data, progress=quiet)
             started = time.perf_counter()
             result = train(TrainConfig(data=data, store_uri=store, report_dir=root / f"report-{seed}"), progress=quiet)
             wall = time.perf_counter() - started
@@ -62,15 +69,15 @@ def main() -> int:
             print(json.dumps(run), flush=True)
 
         big = root / "data-1m"
-        generate_to(GeneratorConfig(n_days=100, seed=99), big, progress=quiet)
+        generate_to(GeneratorConfig(**{"n_days": 100, **tiny}, seed=99), big, progress=quiet)
         started = time.perf_counter()
         summary = score_dataset(big, store, root / "scored.parquet", runs[0]["version"], progress=quiet)
         scoring = {"rows": summary["rows"], "seconds": round(time.perf_counter() - started, 1)}
         print(json.dumps({"batch_scoring": scoring}), flush=True)
 
-    out = Path(__file__).resolve().parent / "results"
-    out.mkdir(exist_ok=True)
-    (out / "trainer.json").write_text(json.dumps({"runs": runs, "batch_scoring": scoring}, indent=2) + "\n")
+    (results_dir(args.smoke) / "trainer.json").write_text(
+        json.dumps({"runs": runs, "batch_scoring": scoring}, indent=2) + "\n"
+    )
 
     print("\n| seed | transactions | train total (s) | features (s) | XGB AUC | XGB AP | XGB CP@100 | LR AUC | LR AP "
           "| LR CP@100 | precision / recall / F1 at review | gates |")  # fmt: skip

@@ -20,15 +20,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from consumers.scoring.app import prepare_model
+from bench.harness import add_smoke_flag
+from consumers.scoring.model_watch import prepare_model
 from consumers.scoring.processor import ScoringProcessor
 from consumers.scoring.records import InputEvent
 from consumers.scoring.state_store import TableState
 from fraudstream.settings import TopicNames
-from producers.generator import GeneratorConfig, generate, write_dataset
+from producers.config import GeneratorConfig
+from producers.generator import generate, write_dataset
 from producers.replay import encoded_events
 from registry import ModelRegistry
-from trainer.train import Gates, TrainConfig, train
+from trainer.config import Gates, TrainConfig
+from trainer.train import train
 
 
 class Fixed:
@@ -47,7 +50,10 @@ def main() -> int:
     parser.add_argument("--days", type=int, default=42, help="days in the dataset (bench/worker.py uses 42)")
     parser.add_argument("--sort", default="cumulative", help="cProfile sort key (cumulative, tottime)")
     parser.add_argument("--no-profile", action="store_true", help="time the processor without cProfile")
+    add_smoke_flag(parser)
     args = parser.parse_args()
+    if args.smoke:
+        args.events, args.cards, args.days = 2_000, 300, 22
     with tempfile.TemporaryDirectory() as tmp:
         dataset = generate(
             GeneratorConfig(n_customers=args.cards, n_terminals=2 * args.cards, n_days=args.days, seed=5)

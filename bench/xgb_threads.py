@@ -23,10 +23,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np
 
+from bench.harness import add_smoke_flag
 from features.batch import compute_features
-from producers.generator import GeneratorConfig, generate, write_dataset
+from producers.config import GeneratorConfig
+from producers.generator import generate, write_dataset
 from registry import ModelRegistry
-from trainer.train import Gates, TrainConfig, train
+from trainer.config import Gates, TrainConfig
+from trainer.train import train
 
 
 def _ms(call: Callable[[], object], repeat: int) -> float:
@@ -42,7 +45,10 @@ def main() -> int:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--repeat", type=int, default=50)
     parser.add_argument("--busy", type=int, default=0, help="spinning processes while timing (the broker's share)")
+    add_smoke_flag(parser)
     args = parser.parse_args()
+    if args.smoke:
+        args.cards, args.days, args.repeat, args.busy = 300, 22, 2, min(args.busy, 1)
     dataset = generate(GeneratorConfig(n_customers=args.cards, n_terminals=2 * args.cards, n_days=args.days, seed=5))
     with tempfile.TemporaryDirectory() as tmp:
         write_dataset(dataset, Path(tmp) / "data")

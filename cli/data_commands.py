@@ -10,8 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from cli.options import default_help, given, settings_from
-from producers.drift_injection import DriftSpec
-from producers.generator import GeneratorConfig
+from producers.config import DriftSpec, GeneratorConfig
 
 __all__ = ["register"]
 
@@ -107,7 +106,7 @@ def cmd_features(args: argparse.Namespace) -> int:
 
 def add_data_source(parser: argparse.ArgumentParser) -> None:
     """``--data``, ``--columns`` and ``--label-delay-days``: a dataset, as every data command reads one."""
-    from producers.adapters import LABEL_DELAY_DAYS
+    from schemas.dataset import LABEL_DELAY_DAYS
 
     parser.add_argument("--data", required=True, help="generated folder, or a .csv/.parquet file")
     parser.add_argument("--columns", help="column mapping SOURCE=canonical,... for external files")

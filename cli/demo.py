@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -25,34 +24,26 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
 
 from cli.broker import LocalBroker
-from consumers.drift.consumer import DriftConfig, run_drift
-from consumers.drift.windows import CALENDAR_FEATURES
+from cli.demo_command import DemoConfig
+from consumers.drift.config import CALENDAR_FEATURES, DriftConfig
+from consumers.drift.consumer import run_drift
 from consumers.topic_audit import end_offsets, read_topic
 from fraudstream.kafka import ensure_topics
 from fraudstream.settings import FraudstreamSettings, TopicNames
 from producers.adapters import load_dataset
-from producers.generator import GeneratorConfig, generate_to
+from producers.config import GeneratorConfig
+from producers.generator import generate_to
 from producers.replay import replay
 from registry import ModelRegistry
 from trainer.batch_score import score_dataset
-from trainer.train import TrainConfig, train
+from trainer.config import TrainConfig
+from trainer.train import train
 
 
 def _step(title: str) -> None:
     print(f"\n== {title} ==", flush=True)
-
-
-class DemoConfig(BaseModel):
-    """What the demo generates, and where it works (default: ``$FRAUDSTREAM_HOME/demo``)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    workdir: Path | None = None
-    customers: int = Field(default=2_000, ge=100)
-    days: int = Field(default=49, ge=22)
 
 
 def run_demo(settings: FraudstreamSettings, demo: DemoConfig | None = None) -> int:
@@ -191,20 +182,3 @@ def _run_worker(settings: FraudstreamSettings, topics: TopicNames, store: str, w
         reasons = ", ".join(f"{r['feature']}={r['value']:.4g} (+{r['contribution']:.2f})" for r in d["reasons"])
         print(f"  {d['decision']:8s} {d['transaction_id']} score {d['score']:.3f}: {reasons}")
     return len({d["transaction_id"] for d in decisions}) == expected
-
-
-def cmd_demo(args: argparse.Namespace) -> int:
-    from cli.options import given, settings_from
-
-    flags = given(args, ["workdir", "customers", "days"])
-    return run_demo(settings_from(args), DemoConfig(**flags))
-
-
-def register(sub: Any) -> None:
-    from cli.options import default_help
-
-    demo = sub.add_parser("demo", help="the main job end to end on a small dataset")
-    demo.add_argument("--workdir", type=Path, help="where the demo works (default: $FRAUDSTREAM_HOME/demo)")
-    demo.add_argument("--customers", type=int, help=default_help("cards to generate", DemoConfig, "customers"))
-    demo.add_argument("--days", type=int, help=default_help("days of history", DemoConfig, "days"))
-    demo.set_defaults(func=cmd_demo)

@@ -1,7 +1,8 @@
 """``fraudstream``: the one command-line entry point, with a subcommand per job.
 
 The shell on top of every layer: nothing imports it. Each command group lives in its own module
-(``kafka_commands``, ``data_commands``, ``model_commands``, ``stream_commands``, ``demo``) and
+(``kafka_commands``, ``data_commands``, ``model_commands``, ``stream_commands``,
+``demo_command``) and
 registers its subcommands here.
 """
 
@@ -12,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from typing import get_args
 
-from cli import data_commands, demo, kafka_commands, model_commands, stream_commands
+from cli import data_commands, demo_command, kafka_commands, model_commands, stream_commands
 from cli.options import settings_from
 from fraudstream.logs import LogFormat, configure_logging
 
@@ -33,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--log-format", choices=get_args(LogFormat), help="text, or one JSON object a line (env FRAUDSTREAM_LOG_FORMAT)"
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for group in (kafka_commands, data_commands, model_commands, stream_commands, demo):
+    for group in (kafka_commands, data_commands, model_commands, stream_commands, demo_command):
         group.register(sub)
     return parser
 

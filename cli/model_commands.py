@@ -11,8 +11,7 @@ from typing import Any
 
 from cli.data_commands import add_data_source
 from cli.options import default_help, given, settings_from, store_help, store_uri
-from trainer.periods import PeriodConfig
-from trainer.train import Gates, TrainConfig
+from trainer.config import Gates, PeriodConfig, TrainConfig
 
 __all__ = ["register"]
 

@@ -36,7 +36,12 @@ def store_uri(args: argparse.Namespace, settings: FraudstreamSettings) -> str:
 
 
 def given(args: argparse.Namespace, names: Iterable[str], rename: dict[str, str] | None = None) -> dict[str, Any]:
-    """The flags among ``names`` that the user gave (not None), keyed by config field (``rename``)."""
+    """The flags among ``names`` that the user gave (not None), keyed by config field (``rename``).
+
+    >>> flags = argparse.Namespace(batch_size=10, batch_wait=None, state_store="memory://")
+    >>> given(flags, ["batch_size", "batch_wait", "state_store"], {"state_store": "store"})
+    {'batch_size': 10, 'store': 'memory://'}
+    """
     rename = rename or {}
     return {rename.get(name, name): getattr(args, name) for name in names if getattr(args, name, None) is not None}
 

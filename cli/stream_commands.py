@@ -7,8 +7,7 @@ import logging
 from typing import Any
 
 from cli.options import default_help, given, settings_from, store_help, store_uri
-from consumers.drift.consumer import DriftConfig
-from consumers.drift.windows import DriftThresholds
+from consumers.drift.config import DriftConfig, DriftThresholds
 from consumers.scoring.config import WorkerConfig
 from monitoring.lag_exporter import LagExporterConfig
 

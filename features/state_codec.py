@@ -1,9 +1,8 @@
 """Building blocks of the binary state encoding (the changelog and local-store values).
 
 The stream worker writes every changed card and terminal state once per batch; with compact JSON
-the encoding alone cost about 14 us per card on the project's machine (``orjson`` over four
-lists of ~30 entries), more than the card's features. The binary form packs the numeric lists as
-little-endian int64/float64 arrays and the id lists as one newline-joined UTF-8 string (ids are
+the encoding alone cost more than the card's features (BENCHMARKS.md). The binary form packs the
+numeric lists as little-endian int64/float64 arrays and the id lists as one newline-joined UTF-8 string (ids are
 ``\\S+``, so they hold no newline; a state whose ids do falls back to JSON), and keeps the
 small, rarely non-empty parts (fraud labels, replay offsets) as JSON. A value starts with a
 one-byte tag; the JSON values written by earlier versions start with ``[`` or ``{`` and are

@@ -30,12 +30,9 @@ import numpy as np
 import pandas as pd
 
 from fraudstream.errors import FraudstreamError
-from schemas.dataset import LABEL_COLUMNS, TRANSACTION_COLUMNS, Dataset
+from schemas.dataset import LABEL_COLUMNS, LABEL_DELAY_DAYS, TRANSACTION_COLUMNS, Dataset
 from schemas.models import MAX_AMOUNT, MAX_ID_LENGTH
 
-#: Days from a fraudulent transaction to its label, for data without report times (the Fraud
-#: Detection Handbook's fixed delay). Every caller that lets the user choose it defaults to this.
-LABEL_DELAY_DAYS = 7.0
 REQUIRED = ("card_id", "terminal_id", "event_time", "amount")
 DEFAULTS: dict[str, object] = {
     "currency": "EUR",

@@ -34,16 +34,16 @@ import json
 import platform
 import time
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, model_validator
 from scipy.spatial import cKDTree
 from tqdm import tqdm
 
+from producers.config import GeneratorConfig
 from schemas.dataset import Dataset
 
 GENERATOR_VERSION = "1.0.0"
@@ -61,54 +61,6 @@ POS_MCC = (
 ECOM_MCC = (("5999", 0.35), ("5311", 0.2), ("4722", 0.15), ("5732", 0.15), ("5815", 0.15))
 RISKY_MCC = (("7995", 0.35), ("4829", 0.25), ("6051", 0.2), ("5967", 0.2))
 TESTING_MCC = "5815"  # digital goods: where stolen cards are tried first
-
-
-class GeneratorConfig(BaseModel):
-    """Parameters of one synthetic dataset; stored in the manifest so it can be regenerated."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    n_customers: int = 5_000
-    n_terminals: int = 10_000
-    n_days: int = 183
-    start_date: date = date(2026, 4, 1)
-    seed: int = 42
-    radius: float = 5.0
-    ecom_terminal_share: float = 0.08
-    risky_terminal_share: float = 0.01
-    atm_terminal_share: float = 0.05
-    large_amount_threshold: float = 220.0
-    compromised_terminals_per_day: float = 2.0
-    compromised_terminal_days: int = 28
-    compromised_cards_per_day: float = 3.0
-    compromised_card_days: int = 14
-    #: Injected scenarios: expected victims a day, per 5,000 customers.
-    card_testing_per_day: float = 1.0
-    night_spending_per_day: float = 1.0
-    velocity_spike_per_day: float = 1.0
-    unusual_merchant_per_day: float = 1.0
-    label_delay_median_days: float = 2.0
-    late_report_fraction: float = 0.1
-    currency: str = "EUR"
-
-    @model_validator(mode="after")
-    def _check(self) -> GeneratorConfig:
-        for name in ("n_customers", "n_terminals", "n_days"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
-        if not 0.0 <= self.late_report_fraction <= 1.0:
-            raise ValueError(f"late_report_fraction must be in [0, 1], got {self.late_report_fraction}")
-        if self.radius <= 0:
-            raise ValueError(f"radius must be positive, got {self.radius}")
-        return self
-
-    @property
-    def scale(self) -> float:
-        return self.n_customers / 5_000
-
-    @property
-    def terminal_scale(self) -> float:
-        return self.n_terminals / 10_000
 
 
 Progress = Callable[[str], None]

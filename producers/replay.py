@@ -27,7 +27,7 @@ from tqdm import tqdm
 from fraudstream.kafka import PRODUCER_DEFAULTS
 from fraudstream.settings import TopicNames
 from producers import replay_metrics
-from producers.drift_injection import DriftSpec
+from producers.config import DriftSpec
 from schemas.codec import AvroCodec
 from schemas.dataset import Dataset
 from schemas.timestamps import epoch_millis

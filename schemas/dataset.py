@@ -10,12 +10,16 @@ columns mirror the ``Transaction`` schema's fields plus ground truth; label colu
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
-__all__ = ["LABEL_COLUMNS", "TRANSACTION_COLUMNS", "Dataset"]
+__all__ = ["LABEL_COLUMNS", "LABEL_DELAY_DAYS", "TRANSACTION_COLUMNS", "Dataset"]
 
+#: Days from a fraudulent transaction to its label, for data without report times (the Fraud
+#: Detection Handbook's fixed delay). Every reader that lets the user choose it defaults to this.
+LABEL_DELAY_DAYS = 7.0
 TRANSACTION_COLUMNS = (
     "transaction_id", "card_id", "terminal_id", "event_time", "amount", "currency",
     "merchant_category", "channel", "card_country", "terminal_country", "is_fraud", "fraud_scenario",

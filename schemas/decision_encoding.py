@@ -1,10 +1,10 @@
 """Avro encoding of a batch of Decisions for the scoring worker's hot path.
 
-:class:`AvroCodec` (fastavro) spends most of a Decision on the 37-entry feature map: one dict, 37
-keys and 37 doubles walked per record. Here the map of a whole batch is one NumPy structured array
-whose constant parts (the block count, every key with its length prefix, the end-of-map byte) are
-filled from a template and whose doubles are 37 column copies; each record then takes its row's
-bytes. The other fields are written directly from the Avro rules (zig-zag varint longs,
+:class:`AvroCodec` (fastavro) spends most of a Decision on the feature map: one dict, and every
+feature's key and double walked per record. Here the map of a whole batch is one NumPy structured
+array whose constant parts (the block count, every key with its length prefix, the end-of-map
+byte) are filled from a template and whose doubles are one column copy per feature; each record
+then takes its row's bytes. The other fields are written directly from the Avro rules (zig-zag varint longs,
 length-prefixed UTF-8 strings, little-endian doubles, unions by branch index). The output is the
 same single-object bytes that :meth:`AvroCodec.encode` writes, byte for byte; the tests compare
 the two over varied records, so a change to ``decision.avsc`` that this module does not follow

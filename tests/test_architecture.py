@@ -15,6 +15,13 @@ PACKAGES = ("fraudstream", "schemas", "features", "registry", "producers", "trai
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 
+def _python(code: str) -> str:
+    """What ``code`` prints in a fresh interpreter of this environment."""
+    result = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
 def _lint_imports(root: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(LINT_IMPORTS), "--config", str(root / "pyproject.toml"), "--no-cache"],
@@ -65,11 +72,7 @@ def test_importing_a_serving_process_loads_no_training_code(module: str) -> None
         f"import sys, {module}; "
         "print(','.join(m for m in ('sklearn', 'matplotlib', 'trainer', 'optuna') if m in sys.modules))"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", probe], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == ""
+    assert _python(probe) == ""
 
 
 def test_xgboost_still_trains_and_scores_after_serving_imported_it() -> None:
@@ -81,8 +84,15 @@ def test_xgboost_still_trains_and_scores_after_serving_imported_it() -> None:
         "base = m.LogisticBaseline.fit(x, y, ['a', 'b', 'c']); "
         "print(((b.inplace_predict(x) > 0.5) == y).mean() > 0.9, ((base.predict(x) > 0.5) == y).mean() > 0.9)"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", probe], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120
+    assert _python(probe) == "True True"
+
+
+def test_the_cli_builds_its_parser_without_loading_the_processes() -> None:
+    # `fraudstream worker` must not pay for scikit-learn, and `--help` must be instant: the CLI reads
+    # the configuration modules only, and each command imports its process when it runs
+    probe = (
+        "import sys, cli.main; cli.main.build_parser(); "
+        "print(','.join(m for m in ('sklearn', 'matplotlib', 'pandas', 'scipy', 'faust', 'xgboost', 'numpy') "
+        "if m in sys.modules))"
     )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "True True"
+    assert _python(probe) == ""

@@ -16,8 +16,9 @@ from typing import Any
 import pandas as pd
 
 from features.batch import compute_features
-from producers.adapters import LABEL_DELAY_DAYS, load_dataset
+from producers.adapters import load_dataset
 from registry import ModelRegistry
+from schemas.dataset import LABEL_DELAY_DAYS
 
 Progress = Callable[[str], None]
 

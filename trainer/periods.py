@@ -16,35 +16,12 @@ reported late counts as genuine in training, as it would have in production.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-
-class PeriodConfig(BaseModel):
-    """How long each period is, in whole days, and where training starts (default: as late as fits)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    train_days: int = Field(default=7, ge=1)
-    delay_days: int = Field(default=7, ge=0)
-    test_days: int = Field(default=7, ge=1)
-    #: the last days of the training period, held out for early stopping and threshold choice
-    validation_days: int = Field(default=2, ge=1)
-    train_start: date | None = None
-
-    @model_validator(mode="after")
-    def _check(self) -> PeriodConfig:
-        if not self.validation_days < self.train_days:
-            raise ValueError(
-                f"validation_days must be in [1, train_days), got {self.validation_days} (train {self.train_days})"
-            )
-        return self
-
-    def describe(self) -> str:
-        return f"train/delay/test = {self.train_days}/{self.delay_days}/{self.test_days} days"
+from trainer.config import PeriodConfig
 
 
 @dataclass(frozen=True)

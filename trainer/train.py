@@ -33,68 +33,20 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
 
 from features.batch import compute_features
 from features.definitions import DEFAULT_CONFIG, FEATURE_SPEC_VERSION, feature_names
-from producers.adapters import LABEL_DELAY_DAYS, load_dataset
+from producers.adapters import load_dataset
 from registry import ModelRegistry, xgboost_to_bytes
 from registry.drift_reference import build_reference
 from schemas.dataset import Dataset
+from trainer.config import TrainConfig
 from trainer.evaluation import at_threshold, card_precision_at_k, ranking_metrics, threshold_for_precision
 from trainer.models import LogisticBaseline, out_of_fold_scores, train_xgboost, train_xgboost_rounds
-from trainer.periods import PeriodConfig, choose_periods, in_period
+from trainer.periods import choose_periods, in_period
 from trainer.report import write_report
 
 Progress = Callable[[str], None]
-
-
-class Gates(BaseModel):
-    """Acceptance gates on the test period (defaults from the product brief)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    min_f1: float = Field(default=0.75, ge=0, le=1)
-    min_precision: float = Field(default=0.80, ge=0, le=1)
-    min_recall: float = Field(default=0.70, ge=0, le=1)
-    min_average_precision: float = Field(default=0.70, ge=0, le=1)
-
-    @classmethod
-    def off(cls) -> Gates:
-        """Gates every model passes: tests and benchmarks that need a promotable model of any quality."""
-        return cls(min_f1=0, min_precision=0, min_recall=0, min_average_precision=0)
-
-    def check(self, average_precision: float, at_review: dict[str, float]) -> list[str]:
-        failed = []
-        for name, value, bound in (
-            ("F1", at_review["f1"], self.min_f1),
-            ("precision", at_review["precision"], self.min_precision),
-            ("recall", at_review["recall"], self.min_recall),
-            ("PR-AUC", average_precision, self.min_average_precision),
-        ):
-            if value < bound:
-                failed.append(f"{name} {value:.3f} < {bound:.2f}")
-        return failed
-
-
-class TrainConfig(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    data: Path
-    store_uri: str
-    #: where the report goes (default: ``.fraudstream/reports/VERSION`` in the working directory)
-    report_dir: Path | None = None
-    columns: dict[str, str] | None = None
-    label_delay_days: float = Field(default=LABEL_DELAY_DAYS, gt=0)
-    periods: PeriodConfig = Field(default_factory=PeriodConfig)
-    #: thresholds: the lowest score whose validation precision reaches these
-    review_precision: float = Field(default=0.80, gt=0, le=1)
-    decline_precision: float = Field(default=0.95, gt=0, le=1)
-    gates: Gates = Field(default_factory=Gates)
-    xgb_params: dict[str, Any] | None = None
-    #: random-search trials over XGBoost parameters (0: the defaults)
-    trials: int = Field(default=0, ge=0)
-    seed: int = 0
 
 
 @dataclass

@@ -19,9 +19,9 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 from prometheus_client import Counter, Gauge
-from pydantic import BaseModel, ConfigDict, Field
 
-from consumers.drift.windows import STATUS_ORDER, DriftThresholds, ReferenceBins, WindowBook, WindowState
+from consumers.drift.config import DriftConfig
+from consumers.drift.windows import STATUS_ORDER, ReferenceBins, WindowBook, WindowState
 from fraudstream.kafka import PRODUCER_DEFAULTS
 from registry import ModelRegistry, RegistryError
 from schemas.codec import AvroCodec, DecodeError
@@ -36,29 +36,6 @@ WINDOW_EVENTS = Gauge("fraudstream_drift_window_events", "Decisions in the last 
 WINDOWS = Counter("fraudstream_drift_windows_total", "Closed windows, by status.", ["status"])
 LATE = Counter("fraudstream_drift_late_events_total", "Decisions that arrived after their window closed.")
 SKIPPED = Counter("fraudstream_drift_skipped_total", "Decisions not evaluated, by reason.", ["reason"])
-
-
-class DriftConfig(BaseModel):
-    """The drift consumer's configuration; every duration in seconds."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    bootstrap_servers: str
-    decisions_topic: str
-    reports_topic: str
-    model_store: str
-    group_id: str = Field(default="fraudstream-drift", min_length=1)
-    #: tumbling window size in event time (None: windows bounded by ``window_events`` only)
-    window: float | None = Field(default=3600.0, gt=0)
-    #: how long past its end (in event time) a window waits for late decisions
-    grace: float = Field(default=600.0, ge=0)
-    #: close a window once it holds this many decisions (None: time only)
-    window_events: int | None = Field(default=None, ge=1)
-    thresholds: DriftThresholds = Field(default_factory=DriftThresholds)
-    #: end of stream: close every open window when nothing arrived for this long (None: never)
-    close_idle_after: float | None = Field(default=None, gt=0)
-    #: stop when idle for this long after closing (tests, demo, benchmarks); None runs forever
-    stop_idle_after: float | None = Field(default=None, ge=0)
 
 
 def run_drift(config: DriftConfig, on_report: Any = None) -> int:

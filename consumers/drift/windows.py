@@ -23,37 +23,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from consumers.drift.config import DriftThresholds
 from consumers.drift.statistics import feature_drift, ks_from_counts, psi
 from registry.drift_reference import bin_counts
 
 KS_GRID = 100
 STATUS_ORDER = {"OK": 0, "WARN": 1, "ALERT": 2}
-
-
-#: Features that are a function of the window's own time span (a day of hours, a weekday), so a
-#: short window always differs from the all-week reference: reported, but not in the window status.
-CALENDAR_FEATURES = frozenset({"hour_sin", "hour_cos", "is_night", "is_weekend"})
-
-
-class DriftThresholds(BaseModel):
-    """When a feature's window is WARN or ALERT (configuration, ARCHITECTURE.md "Drift")."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    psi_warn: float = 0.1
-    psi_alert: float = 0.25
-    #: a KS statistic at or above this, with a p-value below ``ks_alpha``, is a WARN
-    ks_threshold: float = Field(default=0.1, gt=0, le=1)
-    ks_alpha: float = Field(default=0.001, gt=0, lt=1)
-    not_in_status: frozenset[str] = CALENDAR_FEATURES
-
-    @model_validator(mode="after")
-    def _check(self) -> DriftThresholds:
-        if not 0 < self.psi_warn <= self.psi_alert:
-            raise ValueError(f"need 0 < psi_warn <= psi_alert, got {self.psi_warn}, {self.psi_alert}")
-        return self
 
 
 class ReferenceBins:

@@ -46,9 +46,8 @@ def tune_gc() -> None:
 
     The worker keeps a large, long-lived state (cards, terminal partials: hundreds of thousands of
     small containers) that refcounting frees and that has no reference cycles; with the default
-    thresholds the cyclic collector walked it again and again, costing pauses of hundreds of ms
-    per batch. Measured with ``bench/worker.py`` (BENCHMARKS.md): throughput about 3,300 ->
-    4,700 events/s, p99 at 1,000/s 963 -> 438 ms. Cycles that asyncio and Faust create are still
+    thresholds the cyclic collector walked it again and again, pausing every batch (throughput and
+    tail latency before and after: BENCHMARKS.md). Cycles that asyncio and Faust create are still
     collected by the young-generation passes.
     """
     gc.set_threshold(100_000, 50, 100)
@@ -63,11 +62,11 @@ def install_batch_feed(app: faust.App, feed: BatchFeed, fetch_max_wait_ms: int, 
     ``fetch_max_wait_ms=1500``. aiokafka may leave partitions that still have buffered records
     out of the next fetch, so that fetch may cover only quiet partitions (labels, changelogs); the
     broker then holds it for the full wait and the busy partitions are not fetched meanwhile: the
-    worker stalled 1-1.5 s about every second at 1,000 events/s.
+    worker stalled for most of that wait about every second under a steady load.
 
     The minimum: with aiokafka's default of one byte, the broker answers as soon as one record
-    arrives, so at 1,000 events/s the worker fetched every record or two; those fetches kept the
-    worker at 45-80 % of a core and the broker at 30-120 % (BENCHMARKS.md, session 7). A fetch
+    arrives, so at moderate rates the worker fetched every record or two, and those fetches kept
+    both the worker and the broker busy (BENCHMARKS.md). A fetch
     that waits for a batch's worth (or ``fetch_max_wait_ms``) batches in the broker instead;
     under load the data is there and the fetch returns at once. A test checks both take effect.
     """

@@ -3,10 +3,9 @@
 faust-streaming delivers each record on its own: the fetcher wraps it in a ``ConsumerMessage``,
 awaits the conductor through ``Service.wait_first`` (four futures and an ``asyncio.wait`` per
 record), the conductor decodes it into an ``Event`` and queues it, and ``take_events`` gets one
-event per event-loop turn. Measured on this project's 2-core machine, that path alone moves
-10,500-12,200 records/s with no work at all, so a worker built on it cannot reach 10,000
-scored events/s; the fetches it starts from arrive at 200,000+ records/s
-(``bench/faust_consume.py``, BENCHMARKS.md).
+event per event-loop turn. That per-record path, with no work at all, is slower than the scoring
+the worker must sustain, while the fetches it starts from arrive an order of magnitude faster
+(``bench/faust_consume.py``; the figures are in BENCHMARKS.md).
 
 :class:`BatchConsumer` keeps everything else of Faust's consumer (group membership, assignment,
 table recovery, pausing source partitions until the tables are recovered, flow control during

@@ -64,9 +64,8 @@ def prepare_model(model: LoadedModel, threads: int) -> None:
     """Check a model loaded for scoring and set XGBoost's threads for this process.
 
     One thread by default: the scoring loop is one thread, and on a small machine the other cores
-    serve the broker and librdkafka; XGBoost's second thread contended with them. On the
-    project's 2-core machine the worker ran 9,282 events/s with one thread and 7,872 with two
-    (one run each; BENCHMARKS.md, which also has the isolated timings and why they are mixed).
+    serve the broker and librdkafka; XGBoost's second thread contended with them and the worker
+    was slower with two (BENCHMARKS.md, ``bench/xgb_threads.py``).
     """
     expected = list(feature_names())
     if model.feature_names != expected:
@@ -75,6 +74,6 @@ def prepare_model(model: LoadedModel, threads: int) -> None:
             f"{expected}; train a model with this version of fraudstream"
         )
     model.booster.set_param({"nthread": threads})
-    # the reason codes' DMatrix too: built with every core by default, its thread team spun against
-    # the broker's for ~0.2-0.8 ms a batch on the 2-core machine (session 7)
+    # the reason codes' DMatrix too: built with every core by default, its thread team spins
+    # against the broker's every batch
     model.threads = threads

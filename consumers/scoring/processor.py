@@ -9,14 +9,15 @@ order). For each record, in order:
 * anything that cannot be decoded or validated becomes a dead-letter message with the original key,
   bytes and headers naming the error and the source topic, partition and offset.
 
-Then all transactions of the batch are scored in one call (batched XGBoost costs about a
-microsecond a row, a single-row call a hundred times that), thresholds applied, and reason codes
-(the top three positive feature contributions) computed for REVIEW and DECLINE rows only.
+Then all transactions of the batch are scored in one call (a batched XGBoost call costs a small
+fraction per row of a single-row call), thresholds applied, and reason codes (the top three
+positive feature contributions) computed for REVIEW and DECLINE rows only.
 
-State is read through :class:`StateAccess` (the Faust tables in production, a dict in unit tests)
-and each changed key is returned once per batch in ``BatchResult.state_writes``, with the source
-partition whose changelog it belongs to. Terminal state is kept per (terminal, source partition)
-so every partial has one writer; features add the partials up.
+State is read through :class:`StateAccess` (``state_store.py``: the Faust tables' stores in
+production, dicts in unit tests) and each changed key is returned once per batch in
+``BatchResult.state_writes``, with the source partition whose changelog it belongs to. Terminal
+state is kept per (terminal, source partition) so every partial has one writer; features add the
+partials up.
 """
 
 from __future__ import annotations

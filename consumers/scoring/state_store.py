@@ -115,7 +115,13 @@ class TableState:
 
     @classmethod
     def in_memory(cls) -> TableState:
-        """Both tables in dicts: unit tests, offline runs and benchmarks of the processor."""
+        """Both tables in dicts: unit tests, offline runs and benchmarks of the processor.
+
+        >>> state = TableState.in_memory()
+        >>> state.apply([StateWrite(CARD_TABLE, b"card_1", b"state", 2)])
+        >>> state.get(CARD_TABLE, b"card_1", 2), state.get(TERMINAL_TABLE, b"card_1", 2)
+        (b'state', None)
+        """
         return cls({CARD_TABLE: MemoryStore(), TERMINAL_TABLE: MemoryStore()})
 
     def get(self, table: str, key: bytes, partition: int) -> bytes | None:

@@ -8,7 +8,8 @@ import pytest
 from features.batch import compute_features
 from features.definitions import FEATURE_NAMES
 from features.engine import FeatureEngine, LabelView, TransactionView
-from producers.generator import GeneratorConfig, generate
+from producers.config import GeneratorConfig
+from producers.generator import generate
 from producers.replay import TRANSACTION, label_records, replay_order, transaction_records
 
 

@@ -7,14 +7,14 @@ from datetime import date, timedelta
 import pandas as pd
 import pytest
 
-from consumers.drift.consumer import DriftConfig, run_drift
-from consumers.drift.windows import DriftThresholds
+from consumers.drift.config import DriftConfig, DriftThresholds
+from consumers.drift.consumer import run_drift
 from producers.adapters import load_dataset
-from producers.drift_injection import DriftSpec
-from producers.generator import GeneratorConfig
+from producers.config import DriftSpec, GeneratorConfig
 from registry import ModelRegistry
 from schemas.dataset import Dataset
 from tests.integration.worker_harness import produce, promoted_model
+from trainer.config import PeriodConfig
 from trainer.drift_backfill import offline_decisions
 
 START = date(2026, 4, 1)
@@ -32,7 +32,7 @@ def drift_scenario(tmp_path_factory):
     data, store, version = promoted_model(
         root,
         GeneratorConfig(n_customers=1_000, n_terminals=2_000, n_days=100, seed=41),
-        train_start=START + timedelta(days=35),
+        periods=PeriodConfig(train_start=START + timedelta(days=35)),
     )
     dataset = load_dataset(data)
     stream_start = pd.Timestamp(START + timedelta(days=42), tz="UTC")

@@ -27,7 +27,7 @@ import yaml
 
 from fraudstream.settings import PROJECT_ROOT, TopicNames
 from monitoring.dashboards import expressions as dashboard_expressions
-from producers.generator import GeneratorConfig
+from producers.config import GeneratorConfig
 from tests.integration.worker_harness import WorkerProcess, free_port, promoted_model, wait_for
 
 PROMETHEUS_DIR = PROJECT_ROOT / "monitoring" / "prometheus"

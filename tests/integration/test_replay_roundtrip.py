@@ -8,7 +8,8 @@ import pytest
 
 from consumers.topic_audit import read_topic
 from fraudstream.settings import TopicNames
-from producers.generator import GeneratorConfig, generate
+from producers.config import GeneratorConfig
+from producers.generator import generate
 from producers.replay import encoded_events, replay
 
 N_EVENTS = 10_000

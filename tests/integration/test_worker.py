@@ -19,7 +19,7 @@ from features.batch import compute_features
 from features.definitions import FEATURE_NAMES
 from fraudstream.settings import TopicNames
 from producers.adapters import load_dataset
-from producers.generator import GeneratorConfig
+from producers.config import GeneratorConfig
 from producers.replay import ReplayEvent, encoded_events, transaction_records
 from registry import ModelRegistry
 from schemas.codec import AvroCodec

@@ -17,10 +17,12 @@ from confluent_kafka import Producer
 from consumers.topic_audit import end_offsets, read_topic
 from fraudstream.kafka import PRODUCER_DEFAULTS
 from fraudstream.settings import PROJECT_ROOT, TopicNames
-from producers.generator import GeneratorConfig, generate_to
+from producers.config import GeneratorConfig
+from producers.generator import generate_to
 from producers.replay import ReplayEvent
 from registry import ModelRegistry
-from trainer.train import Gates, TrainConfig, train
+from trainer.config import Gates, TrainConfig
+from trainer.train import train
 
 
 def promoted_model(root: Path, generator: GeneratorConfig, **train_options: Any) -> tuple[Path, str, str]:

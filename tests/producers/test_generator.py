@@ -10,7 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from producers.generator import GeneratorConfig, generate, write_dataset
+from producers.config import GeneratorConfig
+from producers.generator import generate, write_dataset
 
 SCENARIOS = {
     "large_amount", "compromised_terminal", "compromised_card", "card_testing",

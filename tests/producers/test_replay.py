@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from fraudstream.settings import TopicNames
-from producers.drift_injection import DriftSpec
-from producers.generator import GeneratorConfig, generate
+from producers.config import DriftSpec, GeneratorConfig
+from producers.generator import generate
 from producers.replay import LABEL, TRANSACTION, Pacer, encoded_events, replay_order, shift_end_to, shift_to
 from schemas.codec import AvroCodec
 

@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from trainer.config import PeriodConfig
 from trainer.evaluation import at_threshold, card_precision_at_k, threshold_for_precision
-from trainer.periods import PeriodConfig, choose_periods
+from trainer.periods import choose_periods
 
 
 def test_threshold_is_the_lowest_score_reaching_the_precision_target() -> None:

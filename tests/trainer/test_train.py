@@ -13,14 +13,16 @@ from cli.main import main
 from features.batch import compute_features
 from features.definitions import FEATURE_NAMES, FEATURE_SPEC_VERSION
 from producers.adapters import load_dataset
-from producers.generator import GeneratorConfig, generate_to
+from producers.config import GeneratorConfig
+from producers.generator import generate_to
 from registry import ModelRegistry
 from registry.drift_reference import bin_counts
 from trainer.batch_score import score_dataset
+from trainer.config import Gates, TrainConfig
 from trainer.evaluation import threshold_for_precision
 from trainer.models import out_of_fold_scores
 from trainer.periods import Periods, in_period
-from trainer.train import Gates, TrainConfig, known_fraud_before, train
+from trainer.train import known_fraud_before, train
 
 LENIENT = Gates.off()
 

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from scipy.stats import ks_2samp
 
+from consumers.drift.config import DriftThresholds
 from consumers.drift.statistics import feature_drift, ks_from_counts, psi
-from consumers.drift.windows import DriftThresholds, ReferenceBins, WindowBook, WindowState
+from consumers.drift.windows import ReferenceBins, WindowBook, WindowState
 
 
 def _reference(rng: np.random.Generator) -> dict:

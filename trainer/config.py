@@ -1,0 +1,92 @@
+"""The trainer's configuration: frozen, validated, the only home of its defaults.
+
+Imports nothing heavy (no pandas, scikit-learn or XGBoost), so the CLI can build its help and
+settings without loading the trainer.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from schemas.dataset import LABEL_DELAY_DAYS
+
+__all__ = ["Gates", "PeriodConfig", "TrainConfig"]
+
+
+class PeriodConfig(BaseModel):
+    """How long each period is, in whole days, and where training starts (default: as late as fits)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    train_days: int = Field(default=7, ge=1)
+    delay_days: int = Field(default=7, ge=0)
+    test_days: int = Field(default=7, ge=1)
+    #: the last days of the training period, held out for early stopping and threshold choice
+    validation_days: int = Field(default=2, ge=1)
+    train_start: date | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> PeriodConfig:
+        if not self.validation_days < self.train_days:
+            raise ValueError(
+                f"validation_days must be in [1, train_days), got {self.validation_days} (train {self.train_days})"
+            )
+        return self
+
+    def describe(self) -> str:
+        """>>> PeriodConfig(delay_days=14).describe()
+        'train/delay/test = 7/14/7 days'
+        """
+        return f"train/delay/test = {self.train_days}/{self.delay_days}/{self.test_days} days"
+
+
+class Gates(BaseModel):
+    """Acceptance gates on the test period (defaults from the product brief)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    min_f1: float = Field(default=0.75, ge=0, le=1)
+    min_precision: float = Field(default=0.80, ge=0, le=1)
+    min_recall: float = Field(default=0.70, ge=0, le=1)
+    min_average_precision: float = Field(default=0.70, ge=0, le=1)
+
+    @classmethod
+    def off(cls) -> Gates:
+        """Gates every model passes: tests and benchmarks that need a promotable model of any quality."""
+        return cls(min_f1=0, min_precision=0, min_recall=0, min_average_precision=0)
+
+    def check(self, average_precision: float, at_review: dict[str, float]) -> list[str]:
+        failed = []
+        for name, value, bound in (
+            ("F1", at_review["f1"], self.min_f1),
+            ("precision", at_review["precision"], self.min_precision),
+            ("recall", at_review["recall"], self.min_recall),
+            ("PR-AUC", average_precision, self.min_average_precision),
+        ):
+            if value < bound:
+                failed.append(f"{name} {value:.3f} < {bound:.2f}")
+        return failed
+
+
+class TrainConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    data: Path
+    store_uri: str
+    #: where the report goes (default: ``.fraudstream/reports/VERSION`` in the working directory)
+    report_dir: Path | None = None
+    columns: dict[str, str] | None = None
+    label_delay_days: float = Field(default=LABEL_DELAY_DAYS, gt=0)
+    periods: PeriodConfig = Field(default_factory=PeriodConfig)
+    #: thresholds: the lowest score whose validation precision reaches these
+    review_precision: float = Field(default=0.80, gt=0, le=1)
+    decline_precision: float = Field(default=0.95, gt=0, le=1)
+    gates: Gates = Field(default_factory=Gates)
+    xgb_params: dict[str, Any] | None = None
+    #: random-search trials over XGBoost parameters (0: the defaults)
+    trials: int = Field(default=0, ge=0)
+    seed: int = 0
