@@ -38,7 +38,9 @@ class PeriodConfig(BaseModel):
         return self
 
     def describe(self) -> str:
-        """>>> PeriodConfig(delay_days=14).describe()
+        """The periods in the words the trainer and the demo print.
+
+        >>> PeriodConfig(delay_days=14).describe()
         'train/delay/test = 7/14/7 days'
         """
         return f"train/delay/test = {self.train_days}/{self.delay_days}/{self.test_days} days"

@@ -21,8 +21,8 @@ class ModelWatch:
     def __init__(
         self,
         registry: ModelRegistry,
+        interval: float,
         alias: str = "production",
-        interval: float = 2.0,
         clock: Callable[[], float] = time.monotonic,
         on_change: Callable[[LoadedModel], None] | None = None,
     ) -> None:
