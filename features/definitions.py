@@ -19,6 +19,12 @@ Conventions shared by all features (``t`` is the transaction's event time in UTC
 * Labels with ``is_fraud = false`` (cleared cases) are not used by the features.
 * Hours and weekdays are UTC: the schema carries no local time offset.
 
+What a transaction at ``t`` reads is therefore strictly earlier data: the card's transactions
+before ``t`` (and itself), transactions of days before ``t``'s day, and labels reported before
+``t``. That is what makes a stream exact: a worker that applies every record before ``t`` before it
+scores ``t`` gives batch features, and applying later records early never changes them
+(``docs/event-time.md``; the stream worker's ``consumers/scoring/alignment.py``).
+
 ``docs/features.md`` is generated from :data:`FEATURES` (``fraudstream features --markdown``); a
 test keeps it in step.
 """

@@ -46,5 +46,8 @@ class WorkerConfig(BaseModel):
     #: the data a fetch waits for (up to ``fetch_max_wait``): at low rates one fetch per batch
     #: instead of one per record or two (BENCHMARKS.md)
     fetch_min_bytes: int = Field(default=64 * 1024, ge=1)
+    #: records a source partition may hold back while it waits for the others to reach them in
+    #: event time (``alignment.py``); beyond this the partition is paused
+    held_per_partition: int = Field(default=10_000, ge=1)
     #: XGBoost threads for scoring and reason codes (``prepare_model``)
     scoring_threads: int = Field(default=1, ge=1)

@@ -47,6 +47,7 @@ from typing import Any
 from faust.types import TP
 from faust.types.tuples import ack_lock
 
+from consumers.scoring.alignment import EventTimeAligner
 from consumers.scoring.records import InputEvent
 
 
@@ -69,7 +70,13 @@ class BatchFeed:
     processed or acked (its partitions are re-read from the committed offsets).
     """
 
-    def __init__(self, topics: Iterable[str], batch_size: int, max_queued_batches: int = 8) -> None:
+    def __init__(
+        self,
+        topics: Iterable[str],
+        batch_size: int,
+        max_queued_batches: int = 8,
+        aligner: EventTimeAligner | None = None,
+    ) -> None:
         #: the source topics, in the order their records are taken from one fetch
         self.order = {topic: rank for rank, topic in enumerate(topics)}
         self.topics = frozenset(self.order)
@@ -81,6 +88,10 @@ class BatchFeed:
         self.idle = asyncio.Event()
         self.idle.set()
         self.consumer: Any = None  # set by BatchConsumer when it starts draining
+        #: holds records until every owned source partition has reached them (None: fetch order)
+        self.aligner = aligner
+        #: source partitions this feed paused because they ran ahead of the others
+        self.paused: set[TP] = set()
         self._getter: asyncio.Future[FetchedBatch] | None = None
 
     # -- the fetcher's side --------------------------------------------------------------------
@@ -177,11 +188,33 @@ class BatchFeed:
         return acked
 
     async def drop_and_wait(self) -> None:
-        """Drop queued batches and wait for the ones in flight (rebalance, stop)."""
+        """Drop queued and held batches and wait for the ones in flight (rebalance, stop)."""
         self.epoch += 1  # a pending get's batch, if any, is dropped by its epoch
         while not self.queue.empty():
             self.queue.get_nowait()
+        if self.aligner is not None:
+            self.aligner.clear()
+        self.paused.clear()  # Faust resumes the partitions it reassigns
         await self.idle.wait()
+
+    def aligned(self, fetched: list[tuple[list[InputEvent], int]], progress: dict[TP, int | None]) -> list[InputEvent]:
+        """The records to process now: as fetched without an aligner, else those it releases.
+
+        ``fetched`` holds each partition's new records with the consumer-clock time of the fetch
+        response that delivered them; ``progress`` maps every owned source partition to the time
+        of the newest fetch response in which it was at its end (None: not at its end).
+        """
+        if self.aligner is None:
+            return [event for events, _ in fetched for event in events]
+        aligner = self.aligner
+        if set(progress) != set(aligner.progress):
+            aligner.assign(progress)
+        for events, fetched_at in fetched:
+            aligner.add(events, fetched_at)
+        for tp, as_of in progress.items():
+            if as_of is not None:
+                aligner.at_end(tp, as_of)
+        return aligner.release()
 
 
 def _merge(a: FetchedBatch, b: FetchedBatch) -> FetchedBatch:
@@ -228,12 +261,14 @@ async def drain(consumer: Any, fetcher: Any, feed: BatchFeed) -> None:
     stopping: Callable[[], bool] = lambda: consumer._stopped.is_set() or fetcher._stopped.is_set()  # noqa: E731
     try:
         while not stopping():
-            records, active = await consumer._wait_next_records(1.0)
+            # records held for alignment wait on the other partitions' next fetch, not a second
+            holding = feed.aligner is not None and feed.aligner.held > 0
+            records, active = await consumer._wait_next_records(0.02 if holding else 1.0)
             # as Faust's getmany: the generation as the fetch returns; a rebalance while this
             # fetch is handed over (the per-message path below awaits) drops the rest of it
             generation, epoch = consumer.app.consumer_generation_id, feed.epoch
             await asyncio.sleep(0)
-            if not records or consumer.should_stop:
+            if consumer.should_stop or (not records and not holding):
                 continue
             if not consumer.flow_active:
                 # as Faust's getmany: a rebalance is under way; the partitions may be revoked while
@@ -243,7 +278,8 @@ async def drain(consumer: Any, fetcher: Any, feed: BatchFeed) -> None:
                 except Exception as exc:
                     consumer.log.warning("exception performing seek when flow not active %r", exc)
                 continue
-            events: list[InputEvent] = []
+            fetched: list[tuple[list[InputEvent], int]] = []
+            fetch_times = fetch_state(consumer) if feed.aligner is not None else None
             # source topics in the feed's order (labels before transactions: a label applied early
             # is harmless, features count only labels reported before the transaction)
             for tp, tp_records in sorted(records.items(), key=lambda item: feed.order.get(item[0].topic, -1)):
@@ -263,6 +299,7 @@ async def drain(consumer: Any, fetcher: Any, feed: BatchFeed) -> None:
                             read_offset[tp] = record.offset
                     continue
                 r_offset = read_offset[tp]
+                events: list[InputEvent] = []
                 for record in tp_records:
                     offset = record.offset
                     if r_offset is not None and offset < r_offset:
@@ -274,10 +311,16 @@ async def drain(consumer: Any, fetcher: Any, feed: BatchFeed) -> None:
                     )
                     r_offset = offset
                 read_offset[tp] = r_offset
+                fetched.append((events, fetch_times.fetched_at(tp) if fetch_times else 0))
             if consumer.app.consumer_generation_id != generation or feed.epoch != epoch:
                 continue  # a rebalance began meanwhile: these partitions are re-read from commits
-            for batch in feed.split(events):
+            progress = {}
+            if fetch_times is not None:
+                progress = fetch_times.at_end({tp for tp in consumer.assignment() if tp.topic in feed.topics})
+            for batch in feed.split(feed.aligned(fetched, progress)):
                 await feed.queue.put(batch)
+            if feed.aligner is not None:
+                pause_the_partitions_ahead(consumer, feed)
             if commit_every is not None and consumer._n_acked >= commit_every:
                 consumer._n_acked = 0
                 await consumer.commit()
@@ -294,3 +337,61 @@ async def drain(consumer: Any, fetcher: Any, feed: BatchFeed) -> None:
     except Exception as exc:
         consumer.log.exception("Drain messages raised: %r", exc)
         raise
+
+
+class FetchState:
+    """What aiokafka knows of each partition's fetches: when its newest fetch response arrived
+    (the consumer's clock, ms), its high watermark then, and the position the worker has read to.
+
+    aiokafka keeps this per partition (``TopicPartitionState``: ``timestamp``, ``highwater``,
+    ``position``, updated by its fetcher thread); this class is the one place that reads it. A
+    value read while a newer response lands errs on the safe side: the time is read before the high
+    watermark, so a partition is never taken to be at its end as of a response newer than the one
+    whose high watermark was compared.
+    """
+
+    def __init__(self, assignment: Any) -> None:
+        self.assignment = assignment
+
+    def _state(self, tp: TP) -> Any:
+        return None if self.assignment is None else self.assignment.state_value(tp)
+
+    def fetched_at(self, tp: TP) -> int:
+        """The time of ``tp``'s newest fetch response: no older than the one that delivered its records."""
+        state = self._state(tp)
+        return int(state.timestamp) if state is not None and state.timestamp is not None else 0
+
+    def at_end(self, tps: Iterable[TP]) -> dict[TP, int | None]:
+        """For each of ``tps``: the time of the fetch response in which it was at its end, or None."""
+        out: dict[TP, int | None] = {}
+        for tp in tps:
+            state = self._state(tp)
+            out[tp] = None
+            if state is None or state.timestamp is None:
+                continue
+            as_of = int(state.timestamp)  # before the high watermark: see the class docstring
+            highwater = state.highwater
+            if highwater is not None and state.has_valid_position and state.position >= highwater:
+                out[tp] = as_of
+        return out
+
+
+def fetch_state(consumer: Any) -> FetchState:
+    """The aiokafka fetch state behind Faust's consumer (``_thread`` is faust's aiokafka driver thread)."""
+    subscription = consumer._thread._ensure_consumer()._subscription.subscription
+    return FetchState(None if subscription is None else subscription.assignment)
+
+
+def pause_the_partitions_ahead(consumer: Any, feed: BatchFeed) -> None:
+    """Pause the source partitions whose held records run far ahead of the others; resume them
+    once the others have caught up (Faust pauses and resumes partitions for its own reasons too,
+    around recovery; a partition still ahead is paused again on the next fetch)."""
+    assert feed.aligner is not None
+    ahead = {TP(*tp) for tp in feed.aligner.ahead()}
+    if ahead - feed.paused:
+        consumer.pause_partitions(ahead - feed.paused)
+        feed.paused |= ahead
+    caught_up = {TP(*tp) for tp in feed.aligner.behind()} & feed.paused
+    if caught_up:
+        consumer.resume_partitions(caught_up)
+        feed.paused -= caught_up

@@ -7,6 +7,8 @@ Faust app          consumer group, tables and their            ``app.py``
                    changelogs, recovery, rebalances, commits
 source feed        the source topics' records, a fetch at a    ``feed.py``
                    time, as bounded batches; acks
+alignment          holds each record until every owned         ``alignment.py``
+                   partition has reached it in event time
 state store        the card and terminal tables' local         ``state_store.py``
                    stores, by explicit partition
 processor          decode, validate, features, score, decide   ``processor.py``
@@ -44,6 +46,7 @@ import faust
 from confluent_kafka import Producer
 
 from consumers.scoring import metrics
+from consumers.scoring.alignment import EventTimeAligner
 from consumers.scoring.app import drop_faust_monitor, faust_app, install_batch_feed
 from consumers.scoring.config import WorkerConfig
 from consumers.scoring.delivery import OutputDelivery, PendingBatch
@@ -115,7 +118,8 @@ class ScoringWorker:
         self.config = config
         Path(config.data_dir).mkdir(parents=True, exist_ok=True)
         self.app: faust.App = faust_app(config)
-        self.feed = BatchFeed([config.topics.labels, config.topics.transactions], config.batch_size)  # labels first
+        aligner = EventTimeAligner(config.topics.labels, max_held=config.held_per_partition)
+        self.feed = BatchFeed([config.topics.labels, config.topics.transactions], config.batch_size, aligner=aligner)
         install_batch_feed(self.app, self.feed, int(config.fetch_max_wait * 1000), config.fetch_min_bytes)
         drop_faust_monitor(self.app)
         binary: dict[str, Any] = {"key_type": bytes, "value_type": bytes}  # raw bytes in and out of changelogs

@@ -39,6 +39,12 @@ def test_the_demo_trains_replays_scores_with_the_worker_and_reports_drift(kafka_
     # step 7: the Faust worker decided every replayed transaction, with reason codes on flagged ones
     assert re.search(rf"{transactions:,} decisions in \d+ s", out.stdout), out.stdout[-3000:]
     assert re.search(r"(DECLINE|REVIEW)\s+\S+ score [\d.]+: \w+=", out.stdout)
+    # ... and every streamed decision equals batch scoring of the same data
+    pattern = r"parity with `fraudstream score`: ([\d,]+) of ([\d,]+) transactions decided .*?decision: (.*)"
+    parity = re.search(pattern, out.stdout)
+    assert parity is not None, out.stdout[-3000:]
+    assert parity.group(1) == parity.group(2) == f"{transactions:,}"
+    assert parity.group(3) == "0 differences", parity.group(0)
     # step 8: the drift consumer closed daily windows from the worker's decisions
     windows = re.search(r"(\d+) daily windows: \{", out.stdout)
     assert windows is not None
