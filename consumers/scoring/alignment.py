@@ -15,14 +15,19 @@ A partition can still deliver a record earlier than ``t`` unless either
 * it has delivered a record at or after ``t`` (records of a partition are in event-time order:
   the replay producer writes in event-time order, and upstream systems write each card's
   transactions in order); or
-* it was *at its end* (every record below its high watermark delivered) in a fetch response no
-  older than the response that delivered the held record: anything it gets later was written
-  after the held record was, and so, from a producer writing in event-time order, is not earlier.
+* it was *at its end* (every record below its high watermark delivered) in a fetch response at
+  least ``skew_ms`` newer than the response that delivered the held record. A producer writing in
+  event-time order hands an earlier record to its client before the held one, but the client
+  sends each partition's batch on its own (librdkafka lingers up to ``linger.ms`` to fill it), so
+  the earlier record may become visible on the broker up to that long *after* the held one;
+  ``skew_ms`` bounds this. Anything the partition gets after that response was written after the
+  held record, and so is not earlier.
 
 That second rule is the rule for idle and finished partitions: a partition with nothing to deliver
-holds nobody back once a fetch has seen it empty, and adds at most one fetch round trip of latency
-(BENCHMARKS.md). A record that arrives later than the rule assumes (an out-of-order producer) is
-processed when it arrives; its features are then those of a batch run over what had arrived.
+holds the others back for ``skew_ms`` and at most one more fetch round trip (the latency it costs
+is in BENCHMARKS.md), and a finished replay never stalls. A record that arrives later than the rule
+assumes (an out-of-order producer, or one whose linger exceeds ``skew_ms``) is processed when it
+arrives; its features are then those of a batch run over what had arrived.
 
 Memory stays bounded: a partition whose held records exceed ``max_held`` is reported by
 :meth:`EventTimeAligner.ahead`, and the feed pauses it until the others catch up.
@@ -67,9 +72,18 @@ class EventTimeAligner:
     [1000]
     """
 
-    def __init__(self, labels_topic: str, partitions: Iterable[SourcePartition] = (), max_held: int = 10_000) -> None:
+    def __init__(
+        self,
+        labels_topic: str,
+        partitions: Iterable[SourcePartition] = (),
+        max_held: int = 10_000,
+        skew_ms: int = 0,
+    ) -> None:
+        if skew_ms < 0 or max_held < 1:
+            raise ValueError(f"need skew_ms >= 0 and max_held >= 1, got {skew_ms} and {max_held}")
         self.labels_topic = labels_topic
         self.max_held = max_held
+        self.skew_ms = skew_ms
         self.progress: dict[SourcePartition, PartitionProgress] = {tp: PartitionProgress() for tp in partitions}
         #: (event time, 0 for a label / 1 for a transaction, partition, offset, fetched at, event)
         self._held: list[tuple[int, int, int, int, int, InputEvent]] = []
@@ -116,13 +130,13 @@ class EventTimeAligner:
     def release(self) -> list[InputEvent]:
         """The held records no partition can precede any more, in event-time order."""
         out: list[InputEvent] = []
-        held, progress = self._held, self.progress
+        held, progress, skew = self._held, self.progress, self.skew_ms
         others = list(progress.items())
         while held:
             ts, _, partition, _, fetched_at, event = held[0]
             own = (event.topic, partition)
             for tp, state in others:
-                if tp != own and state.newest < ts and state.complete_as_of < fetched_at:
+                if tp != own and state.newest < ts and state.complete_as_of < fetched_at + skew:
                     return out  # ``tp`` may still deliver something earlier
             heapq.heappop(held)
             progress[own].held -= 1

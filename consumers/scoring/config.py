@@ -46,6 +46,10 @@ class WorkerConfig(BaseModel):
     #: the data a fetch waits for (up to ``fetch_max_wait``): at low rates one fetch per batch
     #: instead of one per record or two (BENCHMARKS.md)
     fetch_min_bytes: int = Field(default=64 * 1024, ge=1)
+    #: how much later than a record of one partition a record its producer wrote *before* it may
+    #: become visible on another partition: the producers' ``linger.ms`` (20 ms for this project's)
+    #: and a margin. An idle partition holds the others back this long (``alignment.py``).
+    producer_skew: float = Field(default=0.05, ge=0)
     #: records a source partition may hold back while it waits for the others to reach them in
     #: event time (``alignment.py``); beyond this the partition is paused
     held_per_partition: int = Field(default=10_000, ge=1)

@@ -118,7 +118,8 @@ class ScoringWorker:
         self.config = config
         Path(config.data_dir).mkdir(parents=True, exist_ok=True)
         self.app: faust.App = faust_app(config)
-        aligner = EventTimeAligner(config.topics.labels, max_held=config.held_per_partition)
+        skew_ms = round(config.producer_skew * 1000)
+        aligner = EventTimeAligner(config.topics.labels, max_held=config.held_per_partition, skew_ms=skew_ms)
         self.feed = BatchFeed([config.topics.labels, config.topics.transactions], config.batch_size, aligner=aligner)
         install_batch_feed(self.app, self.feed, int(config.fetch_max_wait * 1000), config.fetch_min_bytes)
         drop_faust_monitor(self.app)

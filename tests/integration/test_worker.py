@@ -51,10 +51,11 @@ def _topics(topic_factory, partitions: int = 3) -> TopicNames:
 EXACT = 3
 
 
-def _labels_first(dataset, topics: TopicNames) -> list[ReplayEvent]:
-    """Labels, then transactions: a label's reported_at, not its arrival, decides when it counts."""
-    events = list(encoded_events(dataset, topics))
-    return [e for e in events if e.topic == topics.labels] + [e for e in events if e.topic == topics.transactions]
+def _replayed(dataset, topics: TopicNames) -> list[ReplayEvent]:
+    """What the replay producer sends: transactions and labels interleaved in event-time order (a
+    label at its ``reported_at``), so a fresh assignment can see a card's transactions before the
+    labels reported earlier in another partition's fetch."""
+    return list(encoded_events(dataset, topics))
 
 
 def _check_against_batch(scenario, got: list[dict], model_version: str | None = None) -> dict[str, int]:
@@ -106,7 +107,7 @@ def test_clean_run_gives_exactly_one_decision_per_transaction_matching_batch_fea
     scenario, bootstrap_servers, topic_factory
 ) -> None:
     topics = _topics(topic_factory, EXACT)
-    produce(bootstrap_servers, _labels_first(scenario["dataset"], topics))
+    produce(bootstrap_servers, _replayed(scenario["dataset"], topics))
     n = len(scenario["dataset"].transactions)
     worker = WorkerProcess(bootstrap_servers, topics, scenario["store"], f"clean-{topics.decisions[-8:]}",
                            scenario["root"], partitions=EXACT).start()  # fmt: skip
@@ -145,7 +146,7 @@ def test_kill_minus_nine_during_replay_loses_nothing_and_duplicates_are_identica
     """memory://: state comes back from the changelogs alone; rocksdb://: from the local store
     plus the changelog records it had not persisted."""
     topics = _topics(topic_factory, EXACT)
-    produce(bootstrap_servers, _labels_first(scenario["dataset"], topics))
+    produce(bootstrap_servers, _replayed(scenario["dataset"], topics))
     n = len(scenario["dataset"].transactions)
     worker = WorkerProcess(bootstrap_servers, topics, scenario["store"], f"crash-{topics.decisions[-8:]}",
                            scenario["root"], "--batch-size", "200", "--state-store", store,
@@ -269,7 +270,7 @@ def test_promoting_a_model_mid_stream_switches_later_decisions_without_gap_or_du
         }
         card = {**registry.card(old), "model_id": new}
         registry.save_version(new, {**artifacts, "model_card.json": json.dumps(card).encode()})
-    events = _labels_first(scenario["dataset"], topics)
+    events = _replayed(scenario["dataset"], topics)
     split = len(events) // 2
     produce(bootstrap_servers, events[:split])
     first_half = sum(1 for e in events[:split] if e.topic == topics.transactions)
@@ -309,7 +310,7 @@ def test_rocksdb_store_files_each_key_under_its_partition_and_a_restart_resumes_
     from rocksdict import AccessType, Options, Rdict
 
     topics = _topics(topic_factory, 3)
-    events = _labels_first(scenario["dataset"], topics)
+    events = _replayed(scenario["dataset"], topics)
     n = len(scenario["dataset"].transactions)
     first = len(events) - n // 2  # every label and the first half of the transactions
     produce(bootstrap_servers, events[:first])
@@ -368,7 +369,7 @@ def test_a_second_worker_joining_and_leaving_mid_stream_loses_nothing_and_hands_
     batch computation: state moved with its partitions, nothing counted twice or lost. Terminal
     features are not compared: with several partitions they are exact only in real time (see EXACT)."""
     topics = _topics(topic_factory, 3)
-    events = _labels_first(scenario["dataset"], topics)
+    events = _replayed(scenario["dataset"], topics)
     n = len(scenario["dataset"].transactions)
     app_id = f"rebalance-{topics.decisions[-8:]}"
     first = WorkerProcess(bootstrap_servers, topics, scenario["store"], app_id, scenario["root"],

@@ -109,3 +109,14 @@ def test_a_rebalance_drops_what_is_held_for_partitions_no_longer_owned() -> None
     aligner.assign([("tx", 0)])
     assert aligner.held == 1
     assert [e.partition for e in aligner.release()] == [0]
+
+
+def test_an_idle_partition_counts_only_once_seen_at_its_end_the_producer_skew_after_the_record() -> None:
+    # a record written before the held one may become visible up to the skew later (linger.ms)
+    aligner = EventTimeAligner("labels", [("tx", 0), ("labels", 0)], skew_ms=50)
+    aligner.add([_event("tx", 0, 0, 9_000)], fetched_at=1_000)
+    aligner.at_end(("labels", 0), as_of=1_020)
+    assert aligner.release() == []
+    aligner.add([_event("labels", 0, 0, 8_999)], fetched_at=1_030)  # the label written first shows up late
+    aligner.at_end(("labels", 0), as_of=1_050)
+    assert [e.topic for e in aligner.release()] == ["labels", "tx"]
