@@ -14,7 +14,8 @@ from monitoring.lag_exporter import LagExporterConfig
 __all__ = ["WORKER_TUNING", "register", "worker_config"]
 
 #: ``fraudstream worker`` flags passed to :class:`WorkerConfig` only when given
-WORKER_TUNING = ("batch_size", "batch_wait", "fetch_max_wait", "fetch_min_bytes", "reload_interval", "scoring_threads")
+WORKER_TUNING = ("batch_size", "batch_wait", "fetch_max_wait", "fetch_min_bytes", "reload_interval", "scoring_threads",
+                 "producer_skew")  # fmt: skip
 WORKER_FLAGS = ("app_id", "shadow", *WORKER_TUNING)
 DRIFT_FLAGS = ("group_id", "window", "grace", "window_events", "close_idle_after", "stop_idle_after")
 THRESHOLD_FLAGS = ("psi_warn", "psi_alert", "ks_threshold", "ks_alpha")
@@ -169,6 +170,16 @@ def register(sub: Any) -> None:
     )
     wk.add_argument(
         "--scoring-threads", type=int, help=default_help("XGBoost threads for scoring", WorkerConfig, "scoring_threads")
+    )
+    wk.add_argument(
+        "--producer-skew",
+        type=float,
+        help=default_help(
+            "seconds a record written earlier may show up after a later one on another partition (the producers' "
+            "linger.ms and a margin): how long an idle partition holds the others back",
+            WorkerConfig,
+            "producer_skew",
+        ),
     )
     wk.add_argument("--shadow", choices=["river"], help="score with a River challenger in shadow")
     wk.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port")
