@@ -2,7 +2,7 @@
 
     uv run python bench/run_all.py [--smoke] [--only worker drift ...]
 
-The full run takes about an hour on the project's 2-core machine and writes bench/results/*.json;
+The full run writes bench/results/*.json;
 BENCHMARKS.md quotes them with the command of each. ``--smoke`` runs each script's every step on
 tiny inputs, to prove none has rotted; its numbers mean nothing.
 """
