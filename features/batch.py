@@ -105,7 +105,7 @@ def card_block(
     columns.append((~seen).astype(float))
     columns.append((small_prefix[end] - small_prefix[starts[1]]).astype(float))
 
-    # fraud labels of the card's earlier transactions, reported before t
+    # fraud labels of the card's earlier transactions, known at t (reported before t - lag)
     label_codes = pd.Index(card_uniques).get_indexer(frauds["card_id"].to_numpy())
     known = label_codes >= 0
     labels = pd.DataFrame(
@@ -113,7 +113,8 @@ def card_block(
     )
     txs = pd.DataFrame({"row": np.arange(n), "code": codes, "ts": ts})
     pairs = txs[txs["code"].isin(labels["code"].unique())].merge(labels, on="code")
-    mask = (pairs["lts"] >= pairs["ts"] - longest) & (pairs["lts"] < pairs["ts"]) & (pairs["rep"] < pairs["ts"])
+    known = pairs["rep"] < pairs["ts"] - config.label_lag_ms
+    mask = (pairs["lts"] >= pairs["ts"] - longest) & (pairs["lts"] < pairs["ts"]) & known
     columns.append(_pair_counts(pairs["row"].to_numpy(), mask.to_numpy(), n))
     return columns
 
@@ -142,7 +143,9 @@ def terminal_block(
     reach = config.terminal_delay_days + max(config.terminal_window_days)
     pairs = txs[txs["code"].isin(labels["code"].unique())].merge(labels, on="code")
     pairs = pairs[
-        (pairs["lday"] < pairs["day"]) & (pairs["lday"] >= pairs["day"] - reach) & (pairs["rep"] < pairs["ts"])
+        (pairs["lday"] < pairs["day"])
+        & (pairs["lday"] >= pairs["day"] - reach)
+        & (pairs["rep"] < pairs["ts"] - config.label_lag_ms)
     ]
     pair_rows, pair_lday, pair_day = (pairs[c].to_numpy() for c in ("row", "lday", "day"))
 

@@ -155,8 +155,8 @@ class CardState:
         out.append(0.0 if terminal_id in self.terminals[start:end] else 1.0)
         out.append(float(len([a for a in amounts[starts[1] : end] if a < SMALL_AMOUNT])))
         if self.frauds:
-            window_start = ts_ms - config.card_windows_ms[-1]
-            known = [1 for ts, rep in self.frauds.values() if window_start <= ts < ts_ms and rep < ts_ms]
+            window_start, known_before = ts_ms - config.card_windows_ms[-1], ts_ms - config.label_lag_ms
+            known = [1 for ts, rep in self.frauds.values() if window_start <= ts < ts_ms and rep < known_before]
             out.append(float(len(known)))
         else:
             out.append(0.0)

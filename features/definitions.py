@@ -9,21 +9,28 @@ Conventions shared by all features (``t`` is the transaction's event time in UTC
 * **Terminal windows** are whole UTC days. For a transaction on UTC day ``d``, the ``N``-day window
   covers days ``[d - delay - N, d - delay)`` (``delay`` = 7 by default, the Fraud Detection
   Handbook's label delay). It never contains the current day, so the current transaction is never
-  in it. Fraud risk counts only fraud labels of that window's transactions whose ``reported_at`` is
-  strictly before ``t``: a label reported later is not known when the transaction is scored.
+  in it. Fraud risk counts only fraud labels of that window's transactions *known* at ``t``: those
+  whose ``reported_at`` is strictly before ``t - λ``, where ``λ`` (``label_lag_ms``, 1 s by default)
+  is the label visibility lag. A label reported later is not known when the transaction is scored.
 * **Recent terminal windows** are the same with no delay: days ``[d - N, d)``, up to yesterday.
-  Their risk still counts only labels reported before ``t``; with report times in the data this
+  Their risk still counts only labels known at ``t``; with report times in the data this
   flags a compromised terminal as soon as its first frauds are reported, not a week later.
 * **Card fraud history** counts fraud labels of the card's earlier transactions (event time in
-  ``[t - 30d, t)``) reported before ``t``.
+  ``[t - 30d, t)``) known at ``t`` (reported before ``t - λ``).
 * Labels with ``is_fraud = false`` (cleared cases) are not used by the features.
 * Hours and weekdays are UTC: the schema carries no local time offset.
 
 What a transaction at ``t`` reads is therefore strictly earlier data: the card's transactions
 before ``t`` (and itself), transactions of days before ``t``'s day, and labels reported before
-``t``. That is what makes a stream exact: a worker that applies every record before ``t`` before it
-scores ``t`` gives batch features, and applying later records early never changes them
+``t - λ``. That is what makes a stream exact: a worker that has applied those records when it scores
+``t`` gives batch features, and applying later records early never changes them
 (``docs/event-time.md``; the stream worker's ``consumers/scoring/alignment.py``).
+
+Why ``λ``: a live worker can know that every label reported before ``t - λ`` has arrived, from
+every labels partition and every worker process, without waiting once ``λ`` exceeds the time a
+label takes to reach it; proving the same for labels reported just before ``t`` would hold every
+transaction back while partitions with no labels to deliver confirm that they have none. A label
+is reported days after its transaction, so a second changes no risk worth measuring.
 
 ``docs/features.md`` is generated from :data:`FEATURES` (``fraudstream features --markdown``); a
 test keeps it in step.
@@ -63,6 +70,8 @@ class FeatureConfig:
     max_card_frauds: int = 1_000
     #: Terminal duplicate detection covers transactions this many days behind the terminal's newest.
     terminal_dedup_days: int = 2
+    #: Label visibility lag λ: a transaction at t counts the fraud labels reported before t - λ.
+    label_lag_ms: int = 1_000
 
     def __post_init__(self) -> None:
         if len(self.card_windows_ms) != len(self.card_window_names):
@@ -73,6 +82,8 @@ class FeatureConfig:
             raise ValueError(f"terminal_delay_days must be >= 1, got {self.terminal_delay_days}")
         if min(self.terminal_window_days) < 1:
             raise ValueError(f"terminal windows must be >= 1 day, got {self.terminal_window_days}")
+        if not 0 <= self.label_lag_ms < DAY_MS:
+            raise ValueError(f"label_lag_ms must be in [0, one day), got {self.label_lag_ms}")
 
     # cached: read for every transaction the worker applies (a property recomputed them each time)
     @cached_property
@@ -92,7 +103,12 @@ class FeatureSpec:
     empty: str
 
 
+def _lag(config: FeatureConfig) -> str:
+    return f"{config.label_lag_ms / 1000:g} s"
+
+
 def _card_specs(config: FeatureConfig) -> list[FeatureSpec]:
+    lag = _lag(config)
     specs = []
     for name in config.card_window_names:
         window = f"earlier transactions of the card in [t - {name}, t) plus this one"
@@ -129,7 +145,7 @@ def _card_specs(config: FeatureConfig) -> list[FeatureSpec]:
         FeatureSpec(
             "card_fraud_reported_30d",
             "card",
-            "fraud labels of the card's transactions with event time in [t - 30d, t) reported before t",
+            f"fraud labels of the card's transactions with event time in [t - 30d, t) reported before t - {lag}",
             "0",
         ),
     ]
@@ -137,6 +153,7 @@ def _card_specs(config: FeatureConfig) -> list[FeatureSpec]:
 
 
 def _terminal_specs(config: FeatureConfig) -> list[FeatureSpec]:
+    lag = _lag(config)
     specs = []
     for days in config.terminal_window_days:
         window = f"UTC days [d - {config.terminal_delay_days} - {days}, d - {config.terminal_delay_days})"
@@ -145,7 +162,7 @@ def _terminal_specs(config: FeatureConfig) -> list[FeatureSpec]:
             FeatureSpec(
                 f"terminal_risk_{days}d",
                 "terminal",
-                f"fraud labels reported before t for those transactions / their count ({window})",
+                f"fraud labels reported before t - {lag} for those transactions / their count ({window})",
                 "0.0 when the count is 0",
             ),
         ]
@@ -156,7 +173,7 @@ def _terminal_specs(config: FeatureConfig) -> list[FeatureSpec]:
             FeatureSpec(
                 f"terminal_recent_risk_{days}d",
                 "terminal",
-                f"fraud labels reported before t for those transactions / their count ({window})",
+                f"fraud labels reported before t - {lag} for those transactions / their count ({window})",
                 "0.0 when the count is 0",
             ),
         ]
@@ -193,7 +210,7 @@ DEFAULT_CONFIG = FeatureConfig()
 FEATURES = feature_specs(DEFAULT_CONFIG)
 FEATURE_NAMES: tuple[str, ...] = tuple(spec.name for spec in FEATURES)
 #: Bumped whenever a definition above changes meaning; stored in every model card.
-FEATURE_SPEC_VERSION = "2"
+FEATURE_SPEC_VERSION = "3"
 
 
 def feature_names(config: FeatureConfig | None = None) -> tuple[str, ...]:

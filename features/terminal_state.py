@@ -156,7 +156,7 @@ class TerminalState:
         return terminal_features([self], ts_ms, config)
 
     def window_counts(self, ts_ms: int, config: FeatureConfig) -> list[tuple[int, int]]:
-        """(transactions, frauds reported before ``ts_ms``) per window, in definition order."""
+        """(transactions, frauds known at ``ts_ms``: reported before it minus the label lag) per window."""
         day = ts_ms // DAY_MS
         spans = _windows(day, config)
         memo = self._counts_memo
@@ -175,8 +175,9 @@ class TerminalState:
         if not self.frauds:  # the common case
             return [(count, 0) for count in totals]
         frauds = [0] * len(spans)
+        known_before = ts_ms - config.label_lag_ms
         for d, reported in self.frauds.values():
-            if reported < ts_ms:
+            if reported < known_before:
                 for i, (start, end) in enumerate(spans):
                     if start <= d < end:
                         frauds[i] += 1

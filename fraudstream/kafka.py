@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable
 
-from confluent_kafka import KafkaException
+from confluent_kafka import KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 PRODUCER_DEFAULTS: dict[str, object] = {
@@ -22,6 +22,22 @@ PRODUCER_DEFAULTS: dict[str, object] = {
     "compression.type": "lz4",
     "queue.buffering.max.messages": 500_000,
 }
+
+
+def warmed_producer(config: dict[str, object], topics: Iterable[str], timeout: float = 30.0) -> Producer:
+    """A producer that already knows the partitions of ``topics``.
+
+    The stream worker assumes that a record written before another, to any partition of the source
+    topics, becomes visible at most its ``producer_skew`` later (``consumers/scoring/alignment.py``).
+    A new producer learns each topic's partitions with a metadata request made when the topic's
+    first record is produced; records wait for it, so the first records of one topic can become
+    visible a round trip later than records of another written after them. Asking for every
+    topic's metadata before the first record removes that wait.
+    """
+    producer = Producer(config)
+    for topic in dict.fromkeys(topics):
+        producer.list_topics(topic, timeout=timeout)
+    return producer
 
 
 #: Record timestamps are event times. Time-based retention would delete a replay of historical data

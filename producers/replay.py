@@ -21,10 +21,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import KafkaError, Message
 from tqdm import tqdm
 
-from fraudstream.kafka import PRODUCER_DEFAULTS
+from fraudstream.kafka import PRODUCER_DEFAULTS, warmed_producer
 from fraudstream.settings import TopicNames
 from producers import replay_metrics
 from producers.config import DriftSpec
@@ -214,7 +214,8 @@ def replay(
         changed, summary.drift = drift.apply(dataset.transactions)
         dataset = Dataset(changed, dataset.labels, dataset.parameters, dataset.scenario_counts)
     pacer = pacer or Pacer()
-    producer = Producer({"bootstrap.servers": bootstrap_servers, **PRODUCER_DEFAULTS, **(producer_config or {})})
+    config = {"bootstrap.servers": bootstrap_servers, **PRODUCER_DEFAULTS, **(producer_config or {})}
+    producer = warmed_producer(config, [topics.transactions, topics.labels])
 
     kinds = {topics.transactions: "transaction", topics.labels: "label"}
 

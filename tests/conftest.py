@@ -46,7 +46,8 @@ def bootstrap_servers(kafka_broker: LocalBroker) -> str:
 
 @pytest.fixture
 def topic_factory(bootstrap_servers: str, request: pytest.FixtureRequest) -> Iterator[Callable[..., str]]:
-    """Creates uniquely named topics for one test and deletes them afterwards."""
+    """Creates uniquely named topics for one test and deletes them afterwards (kept when
+    ``FRAUDSTREAM_KEEP_TEST_TOPICS`` is set, to look into a failure)."""
     created: list[str] = []
 
     def make(purpose: str = "t", partitions: int = 3) -> str:
@@ -56,5 +57,5 @@ def topic_factory(bootstrap_servers: str, request: pytest.FixtureRequest) -> Ite
         return name
 
     yield make
-    if created:
+    if created and not os.environ.get("FRAUDSTREAM_KEEP_TEST_TOPICS"):
         delete_topics(bootstrap_servers, created)

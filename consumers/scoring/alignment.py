@@ -1,75 +1,117 @@
-"""Event-time alignment across the source partitions a worker owns: a record is processed only
-after every record it may depend on.
+"""Event-time alignment: a transaction is processed only once everything its features read has
+been applied, from every source partition, in this worker process or in any other.
 
-Every feature of a transaction at event time ``t`` reads only data strictly before ``t``: the
-card's earlier transactions and its labels reported before ``t``, and the terminal's transactions
-of earlier days and labels reported before ``t`` (``features/definitions.py``). Processing records
-in event-time order therefore gives every transaction the features batch scoring gives it,
-whichever partition happens to be fetched first; processing a *later* record early never changes
-an earlier one's features. So the aligner holds each fetched record back until no source
-partition can still deliver an earlier one, then releases records in event-time order (labels
-before transactions at the same instant).
+A transaction at event time ``t`` on UTC day ``d`` reads (``features/definitions.py``):
 
-A partition can still deliver a record earlier than ``t`` unless either
+* its card's earlier transactions: same partition, earlier offsets;
+* fraud labels known at ``t`` (reported before ``t - λ``, ``label_lag_ms``), from **every** labels
+  partition (its card's labels and its terminal's);
+* its terminal's transactions of days before ``d``, from **every** transactions partition.
 
-* it has delivered a record at or after ``t`` (records of a partition are in event-time order:
-  the replay producer writes in event-time order, and upstream systems write each card's
-  transactions in order); or
-* it was *at its end* (every record below its high watermark delivered) in a fetch response at
-  least ``skew_ms`` newer than the response that delivered the held record. A producer writing in
-  event-time order hands an earlier record to its client before the held one, but the client
-  sends each partition's batch on its own (librdkafka lingers up to ``linger.ms`` to fill it), so
-  the earlier record may become visible on the broker up to that long *after* the held one;
-  ``skew_ms`` bounds this. Anything the partition gets after that response was written after the
-  held record, and so is not earlier.
+Applying a *later* record early never changes an earlier transaction's features (state keeps a
+grace period beyond its longest window, and each key's replay guard ignores what it has applied).
+So labels are released as soon as they arrive, and a transaction is held until
 
-That second rule is the rule for idle and finished partitions: a partition with nothing to deliver
-holds the others back for ``skew_ms`` and at most one more fetch round trip (the latency it costs
-is in BENCHMARKS.md), and a finished replay never stalls. A record that arrives later than the rule
-assumes (an out-of-order producer, or one whose linger exceeds ``skew_ms``) is processed when it
-arrives; its features are then those of a batch run over what had arrived.
+1. every other transactions partition is *complete up to* the start of ``d``, and
+2. every labels partition is complete up to ``t - λ``,
 
-Memory stays bounded: a partition whose held records exceed ``max_held`` is reported by
-:meth:`EventTimeAligner.ahead`, and the feed pauses it until the others catch up.
+where a partition is complete up to ``x`` when it cannot deliver a record earlier than ``x`` any
+more. That is the case when
+
+* it has delivered a record at or after ``x``: a partition's records are in event-time order (the
+  replay producer writes in event-time order, upstream systems write each card's transactions in
+  order); or
+* it was *at its end* (everything below its high watermark delivered) in a fetch response at
+  wall-clock time ``C``, and some record at or after ``x`` had been fetched by ``C - skew``. A
+  producer writing in event-time order hands the earlier records to its client first; the client
+  sends each partition's batch on its own after up to ``linger.ms``, so they may become visible up
+  to that long *later*, and ``skew_ms`` bounds it (the producers' linger, the response latency,
+  and across hosts the clock offset). :meth:`EventTimeAligner.frontier` is the newest event time
+  fetched by a given time.
+
+The second rule is the rule for idle and finished partitions: an idle partition holds a
+transaction back only until a fetch ``skew_ms`` after one that reached ``t - λ`` (the labels) or
+the start of ``d`` (transactions). Live, those were fetched long before ``t`` arrives, so nothing
+waits; in a fast replay a partition with nothing to deliver costs ``skew_ms`` and a fetch round.
+
+**Partitions of other worker processes.** Each process owns some partitions; for the others it
+reads the watermarks their owners publish in the terminal changelog after every batch
+(:class:`Watermark`: per source partition, the event time it is complete and applied up to, and
+the newest fetch time at which it was at its end with everything applied). A foreign partition is
+complete up to ``x`` if its watermark says so, or if it was at its end and applied at ``C`` while
+this process had fetched a record at or after ``x`` by ``C - skew`` (the rule above, with the
+foreign fetch time). A watermark is published after the state writes it covers, in the same
+changelog partition, so a process that has read the watermark has read that state.
+
+Within a partition, records are released in offset order (a record out of event-time order counts
+as at its partition's newest time so far); memory stays bounded: a partition holding more than
+``max_held`` records is reported by :meth:`EventTimeAligner.ahead`, and the feed pauses it.
 """
 
 from __future__ import annotations
 
+import bisect
 import heapq
-from collections.abc import Iterable
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import NamedTuple
 
 from consumers.scoring.records import InputEvent
+from features.definitions import DAY_MS
 
-__all__ = ["EventTimeAligner", "PartitionProgress", "SourcePartition"]
+__all__ = ["NEVER", "EventTimeAligner", "PartitionProgress", "SourcePartition", "Watermark"]
 
 #: (topic, partition)
 SourcePartition = tuple[str, int]
 NEVER = -(2**62)
+#: how many (fetch time, newest event time) steps :meth:`EventTimeAligner.frontier` keeps
+FRONTIER_STEPS = 4096
+
+
+class Watermark(NamedTuple):
+    """What the owner of one partition number has applied, for the other processes.
+
+    ``*_upto``: every record of that source partition earlier than this event time is applied;
+    ``*_idle_at``: the newest wall-clock fetch time (ms) at which it was at its end with everything
+    it delivered applied (:data:`NEVER`: not known).
+    """
+
+    transactions_upto: int
+    transactions_idle_at: int
+    labels_upto: int
+    labels_idle_at: int
+
+    def merge(self, other: Watermark) -> Watermark:
+        """Both are true, so the larger of each holds."""
+        return Watermark(*(max(a, b) for a, b in zip(self, other, strict=True)))
+
+
+NO_WATERMARK = Watermark(NEVER, NEVER, NEVER, NEVER)
 
 
 class PartitionProgress:
-    """What is known of one source partition: the newest event time it delivered, and the newest
-    fetch response (consumer clock, ms) in which it was at its end."""
+    """One owned source partition: the newest event time it delivered, the newest fetch (wall
+    clock, ms) in which it was at its end, and its held records' effective event times."""
 
     __slots__ = ("complete_as_of", "held", "newest")
 
     def __init__(self) -> None:
         self.newest = NEVER
         self.complete_as_of = NEVER
-        self.held = 0
+        self.held: deque[int] = deque()
 
 
 class EventTimeAligner:
-    """Holds fetched source records until every owned partition has reached them; see the module docstring.
+    """Holds fetched transactions until everything they read is applied; see the module docstring.
 
-    >>> aligner = EventTimeAligner(labels_topic="labels", partitions=[("tx", 0), ("tx", 1), ("labels", 0)])
-    >>> aligner.add([InputEvent("tx", 0, 0, b"c", b"", 1_000)], fetched_at=5)
-    >>> aligner.release()  # tx-1 and labels-0 may still deliver something earlier
+    >>> aligner = EventTimeAligner("labels", [("tx", 0), ("tx", 1), ("labels", 0)], label_lag_ms=1_000)
+    >>> aligner.add([InputEvent("tx", 0, 0, b"c", b"", 5_000)], fetched_at=10)
+    >>> aligner.at_end(("tx", 1), as_of=10)  # tx-1 is empty: it can deliver nothing before 5,000
+    >>> aligner.release()  # but labels-0 may still deliver one reported before 4,000
     []
-    >>> aligner.add([InputEvent("tx", 1, 0, b"d", b"", 2_000)], fetched_at=6)
-    >>> aligner.at_end(("labels", 0), as_of=6)
-    >>> [e.timestamp_ms for e in aligner.release()]  # tx-1 is at 2,000 now; labels-0 was empty
-    [1000]
+    >>> aligner.add([InputEvent("labels", 0, 0, b"c", b"", 4_500)], fetched_at=11)
+    >>> [e.timestamp_ms for e in aligner.release()]  # the label at once, then the transaction
+    [4500, 5000]
     """
 
     def __init__(
@@ -78,46 +120,71 @@ class EventTimeAligner:
         partitions: Iterable[SourcePartition] = (),
         max_held: int = 10_000,
         skew_ms: int = 0,
+        label_lag_ms: int = 0,
+        partition_count: int | None = None,
+        foreign: Callable[[int], Watermark | None] | None = None,
     ) -> None:
-        if skew_ms < 0 or max_held < 1:
-            raise ValueError(f"need skew_ms >= 0 and max_held >= 1, got {skew_ms} and {max_held}")
+        if skew_ms < 0 or max_held < 1 or label_lag_ms < 0:
+            raise ValueError(f"need skew_ms, label_lag_ms >= 0, max_held >= 1: {skew_ms}, {label_lag_ms}, {max_held}")
         self.labels_topic = labels_topic
-        self.max_held = max_held
-        self.skew_ms = skew_ms
-        self.progress: dict[SourcePartition, PartitionProgress] = {tp: PartitionProgress() for tp in partitions}
-        #: (event time, 0 for a label / 1 for a transaction, partition, offset, fetched at, event)
-        self._held: list[tuple[int, int, int, int, int, InputEvent]] = []
+        self.max_held, self.skew_ms, self.label_lag_ms = max_held, skew_ms, label_lag_ms
+        #: how many partitions each source topic has; those not owned here are read through ``foreign``
+        self.partition_count = partition_count
+        self.foreign = foreign
+        self.progress: dict[SourcePartition, PartitionProgress] = {}
+        #: (effective event time, partition, offset, event) of held transactions
+        self._held: list[tuple[int, int, int, InputEvent]] = []
+        #: labels added since the last release: released at once
+        self._labels: list[InputEvent] = []
+        #: fetch times (ascending) and the newest event time fetched by each
+        self._fetch_times: list[int] = []
+        self._frontier: list[int] = []
+        self.assign(partitions)
 
     # -- what the feed tells it ------------------------------------------------------------------
 
     def assign(self, partitions: Iterable[SourcePartition]) -> None:
-        """The source partitions this worker owns now; held records of others are dropped (a
-        rebalance re-reads them from the committed offsets, wherever they are assigned)."""
-        wanted = set(partitions)
+        """The source partitions this process owns now. Held records are dropped only by
+        :meth:`clear` (a rebalance, after which they are read again from the committed offsets):
+        a partition missing from an assignment while it holds records keeps them."""
+        wanted = set(partitions) | {tp for tp, state in self.progress.items() if state.held}
         self.progress = {tp: self.progress.get(tp) or PartitionProgress() for tp in wanted}
-        self._held = [h for h in self._held if (h[5].topic, h[5].partition) in wanted]
-        heapq.heapify(self._held)
-        for tp, state in self.progress.items():
-            state.held = sum(1 for h in self._held if (h[5].topic, h[5].partition) == tp)
+        self._foreign_numbers = self._foreign_partition_numbers()
+
+    def _foreign_partition_numbers(self) -> list[int]:
+        if self.partition_count is None or self.foreign is None:
+            return []
+        owned = {p for _, p in self.progress}
+        return [p for p in range(self.partition_count) if p not in owned]
 
     def clear(self) -> None:
         """Forget held records and progress (a rebalance or stop: the records are read again)."""
-        self._held = []
+        self._held, self._labels = [], []
         self.progress = {tp: PartitionProgress() for tp in self.progress}
 
     def add(self, events: Iterable[InputEvent], fetched_at: int) -> None:
-        """Records as fetched (each partition's in offset order), from responses no newer than ``fetched_at``."""
-        labels = self.labels_topic
+        """Records as fetched (each partition's in offset order), from responses no newer than
+        ``fetched_at`` (wall clock, ms)."""
+        labels_topic, labels = self.labels_topic, self._labels
+        newest = self._frontier[-1] if self._frontier else NEVER
         for event in events:
             tp = (event.topic, event.partition)
             state = self.progress.get(tp)
             if state is None:
                 state = self.progress[tp] = PartitionProgress()
-            if event.timestamp_ms > state.newest:
-                state.newest = event.timestamp_ms
-            state.held += 1
-            rank = 0 if event.topic == labels else 1
-            heapq.heappush(self._held, (event.timestamp_ms, rank, event.partition, event.offset, fetched_at, event))
+                self._foreign_numbers = self._foreign_partition_numbers()
+            ts = event.timestamp_ms
+            if ts > state.newest:
+                state.newest = ts
+            if ts > newest:
+                newest = ts
+            if event.topic == labels_topic:
+                labels.append(event)
+            else:
+                effective = state.newest  # offset order within a partition, whatever the timestamps
+                state.held.append(effective)
+                heapq.heappush(self._held, (effective, event.partition, event.offset, event))
+        self._note_frontier(fetched_at, newest)
 
     def at_end(self, tp: SourcePartition, as_of: int) -> None:
         """``tp`` had delivered everything below its high watermark in the fetch response at ``as_of``."""
@@ -125,31 +192,122 @@ class EventTimeAligner:
         if state is not None and as_of > state.complete_as_of:
             state.complete_as_of = as_of
 
+    def _note_frontier(self, fetched_at: int, newest: int) -> None:
+        times, frontier = self._fetch_times, self._frontier
+        if frontier and newest <= frontier[-1]:
+            return
+        if times and fetched_at <= times[-1]:
+            frontier[-1] = newest  # the same or an older response: it belongs to the newest step
+            return
+        times.append(fetched_at)
+        frontier.append(newest)
+        if len(times) > 2 * FRONTIER_STEPS:
+            del times[:FRONTIER_STEPS], frontier[:FRONTIER_STEPS]
+
+    def frontier(self, by: int) -> int:
+        """The newest event time among records fetched at or before wall-clock time ``by`` (ms)."""
+        index = bisect.bisect_right(self._fetch_times, by)
+        return self._frontier[index - 1] if index else NEVER
+
     # -- what it gives back ----------------------------------------------------------------------
 
+    def complete_upto(self, tp: SourcePartition) -> int:
+        """The event time an owned partition can deliver nothing earlier than."""
+        state = self.progress[tp]
+        return max(state.newest, self.frontier(state.complete_as_of - self.skew_ms))
+
     def release(self) -> list[InputEvent]:
-        """The held records no partition can precede any more, in event-time order."""
-        out: list[InputEvent] = []
-        held, progress, skew = self._held, self.progress, self.skew_ms
-        others = list(progress.items())
+        """The labels added since the last release, then the held transactions whose reads are
+        all applied, in event-time order."""
+        out, self._labels = self._labels, []
+        held = self._held
+        if not held:
+            return out
+        labels_topic, lag, skew = self.labels_topic, self.label_lag_ms, self.skew_ms
+        own_bounds = {tp: self.complete_upto(tp) for tp in self.progress}
+        foreign = [self._foreign(p) for p in self._foreign_numbers]
         while held:
-            ts, _, partition, _, fetched_at, event = held[0]
-            own = (event.topic, partition)
-            for tp, state in others:
-                if tp != own and state.newest < ts and state.complete_as_of < fetched_at + skew:
-                    return out  # ``tp`` may still deliver something earlier
+            ts, partition, _, event = held[0]
+            day_start, known_before = ts - ts % DAY_MS, ts - lag
+            for (topic, p), upto in own_bounds.items():
+                if topic == labels_topic:
+                    if upto < known_before:
+                        return out
+                elif p != partition and upto < day_start:
+                    return out
+            for mark in foreign:
+                if mark is None:
+                    return out
+                if max(mark.labels_upto, self.frontier(mark.labels_idle_at - skew)) < known_before:
+                    return out
+                if max(mark.transactions_upto, self.frontier(mark.transactions_idle_at - skew)) < day_start:
+                    return out
             heapq.heappop(held)
-            progress[own].held -= 1
+            self.progress[(event.topic, partition)].held.popleft()
             out.append(event)
         return out
 
+    def oldest_held(self) -> tuple[str, int, int] | None:
+        """(topic, partition, offset) of the oldest held transaction, or None."""
+        if not self._held:
+            return None
+        event = self._held[0][3]
+        return event.topic, event.partition, event.offset
+
+    def waiting_on(self) -> str | None:
+        """Why the oldest held transaction waits (for the log), or None if nothing is held."""
+        if not self._held:
+            return None
+        ts, partition, _, event = self._held[0]
+        day_start, known_before = ts - ts % DAY_MS, ts - self.label_lag_ms
+        reasons = []
+        for tp in self.progress:
+            upto = self.complete_upto(tp)
+            if tp[0] == self.labels_topic and upto < known_before:
+                reasons.append(f"{tp[0]}[{tp[1]}] up to {upto} < {known_before}")
+            elif tp[0] != self.labels_topic and tp[1] != partition and upto < day_start:
+                reasons.append(f"{tp[0]}[{tp[1]}] up to {upto} < {day_start}")
+        for p in self._foreign_numbers:
+            mark = self._foreign(p)
+            if mark is None:
+                reasons.append(f"partition {p} of another process: no watermark yet")
+                continue
+            labels = max(mark.labels_upto, self.frontier(mark.labels_idle_at - self.skew_ms))
+            txs = max(mark.transactions_upto, self.frontier(mark.transactions_idle_at - self.skew_ms))
+            if labels < known_before:
+                reasons.append(f"labels partition {p} of another process up to {labels} < {known_before}")
+            if txs < day_start:
+                reasons.append(f"transactions partition {p} of another process up to {txs} < {day_start}")
+        return f"{len(self._held)} held from {event.topic}[{partition}] at {ts}: " + ("; ".join(reasons) or "-")
+
+    def _foreign(self, partition: int) -> Watermark | None:
+        assert self.foreign is not None
+        return self.foreign(partition)
+
+    def watermarks(self) -> dict[int, Watermark]:
+        """What has been released of each partition number owned here, for the other processes.
+
+        Call after :meth:`release`; the watermarks hold once the records released so far are
+        applied (the worker publishes them after the batch that ends with those records).
+        """
+        by_number: dict[int, list[int]] = {}
+        labels_topic = self.labels_topic
+        for tp, state in self.progress.items():
+            upto = self.complete_upto(tp)
+            if state.held:
+                upto = min(upto, state.held[0])
+            slot = by_number.setdefault(tp[1], [NEVER, NEVER, NEVER, NEVER])
+            at = 2 if tp[0] == labels_topic else 0
+            slot[at], slot[at + 1] = upto, NEVER if state.held else state.complete_as_of
+        return {p: Watermark(*values) for p, values in by_number.items()}
+
     def ahead(self) -> set[SourcePartition]:
         """Partitions holding more than ``max_held`` records: pause them until the others catch up."""
-        return {tp for tp, state in self.progress.items() if state.held > self.max_held}
+        return {tp for tp, state in self.progress.items() if len(state.held) > self.max_held}
 
     def behind(self) -> set[SourcePartition]:
         """Partitions holding at most half of ``max_held``: a paused one may resume."""
-        return {tp for tp, state in self.progress.items() if state.held <= self.max_held // 2}
+        return {tp for tp, state in self.progress.items() if len(state.held) <= self.max_held // 2}
 
     @property
     def held(self) -> int:

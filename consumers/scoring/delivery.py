@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from consumers.scoring import metrics
-from consumers.scoring.records import BatchResult, OutputMessage
+from consumers.scoring.alignment import Watermark
+from consumers.scoring.records import TERMINAL_TABLE, BatchResult, OutputMessage
+from consumers.scoring.terminal_view import WATERMARK_KEY, encode_watermark
 from fraudstream.settings import TopicNames
 
 __all__ = ["DEAD_LETTERS_LOGGED_PER_BATCH", "BatchDelivery", "OutputDelivery", "PendingBatch", "log_dead_letters"]
@@ -107,7 +109,11 @@ class OutputDelivery:
     def __init__(self, producer: Any, topics: TopicNames, changelog_topics: Mapping[str, str]) -> None:
         self.producer, self.topics, self.changelog_topics = producer, topics, dict(changelog_topics)
 
-    def produce(self, result: BatchResult, started: float) -> PendingBatch:
+    def produce(
+        self, result: BatchResult, started: float, watermarks: Mapping[int, Watermark] | None = None
+    ) -> PendingBatch:
+        """Everything of ``result``; then ``watermarks``, each to its terminal changelog partition
+        after the batch's state writes there, so a reader that has it has the writes it covers."""
         produce = self.producer.produce
         delivery = BatchDelivery()
         report = delivery.on_delivery
@@ -125,7 +131,11 @@ class OutputDelivery:
         for i, (table, key, value, partition) in enumerate(result.state_writes):
             on_delivery = delivery.on_changelog_delivery(table) if last_write[(table, partition)] == i else report
             produce(self.changelog_topics[table], value, key, partition=partition, on_delivery=on_delivery)
-        delivery.expected = len(result.decisions) + len(result.dead_letters) + len(result.state_writes)
+        marks = watermarks or {}
+        for partition, watermark in marks.items():
+            produce(self.changelog_topics[TERMINAL_TABLE], encode_watermark(watermark), WATERMARK_KEY,
+                    partition=partition, on_delivery=report)  # fmt: skip
+        delivery.expected = len(result.decisions) + len(result.dead_letters) + len(result.state_writes) + len(marks)
         return PendingBatch(result, delivery, started)
 
     def wait(self, pending: PendingBatch, timeout: float) -> bool:

@@ -47,8 +47,11 @@ from typing import Any
 from faust.types import TP
 from faust.types.tuples import ack_lock
 
-from consumers.scoring.alignment import EventTimeAligner
+from consumers.scoring.alignment import EventTimeAligner, Watermark
 from consumers.scoring.records import InputEvent
+
+#: how often watermarks are published while no records are released (other processes wait on them)
+WATERMARK_INTERVAL = 0.05
 
 
 @dataclass
@@ -61,6 +64,9 @@ class FetchedBatch:
     offsets: dict[TP, list[int]] = field(default_factory=dict)
     #: ``time.monotonic()`` when its first records were fetched
     fetched_at: float = field(default_factory=time.monotonic)
+    #: what is applied of each partition number owned here once this batch is: published for the
+    #: other worker processes after the batch's state writes (None: nothing new)
+    watermarks: dict[int, Watermark] | None = None
 
 
 class BatchFeed:
@@ -93,10 +99,16 @@ class BatchFeed:
         #: source partitions this feed paused because they ran ahead of the others
         self.paused: set[TP] = set()
         self._getter: asyncio.Future[FetchedBatch] | None = None
+        #: whether other processes own partitions (then this one publishes watermarks for them)
+        self.shared = False
+        self._published: dict[int, Watermark] | None = None
+        self._published_at = 0.0
 
     # -- the fetcher's side --------------------------------------------------------------------
 
-    def split(self, events: list[InputEvent]) -> list[FetchedBatch]:
+    def split(self, events: list[InputEvent], watermarks: dict[int, Watermark] | None = None) -> list[FetchedBatch]:
+        """``events`` as batches of at most ``batch_size``; the last one carries ``watermarks`` if
+        they are new (with no events, a batch of them alone, at most every ``WATERMARK_INTERVAL``)."""
         batches, now = [], time.monotonic()
         for start in range(0, len(events), self.batch_size):
             chunk = events[start : start + self.batch_size]
@@ -108,6 +120,14 @@ class BatchFeed:
                 else:
                     offsets[tp] = [event.offset]
             batches.append(FetchedBatch(self.epoch, chunk, offsets, now))
+        if watermarks is not None and watermarks != self._published:
+            if batches:
+                batches[-1].watermarks = watermarks
+            elif now - self._published_at >= WATERMARK_INTERVAL:
+                batches.append(FetchedBatch(self.epoch, [], {}, now, watermarks))
+            else:
+                return batches
+            self._published, self._published_at = watermarks, now
         return batches
 
     # -- the scoring loop's side ----------------------------------------------------------------
@@ -194,6 +214,7 @@ class BatchFeed:
             self.queue.get_nowait()
         if self.aligner is not None:
             self.aligner.clear()
+        self._published = None
         self.paused.clear()  # Faust resumes the partitions it reassigns
         await self.idle.wait()
 
@@ -221,7 +242,8 @@ def _merge(a: FetchedBatch, b: FetchedBatch) -> FetchedBatch:
     offsets = {tp: list(offs) for tp, offs in a.offsets.items()}
     for tp, offs in b.offsets.items():
         offsets.setdefault(tp, []).extend(offs)
-    return FetchedBatch(a.epoch, a.events + b.events, offsets, a.fetched_at)
+    watermarks = b.watermarks if b.watermarks is not None else a.watermarks
+    return FetchedBatch(a.epoch, a.events + b.events, offsets, a.fetched_at, watermarks)
 
 
 def batch_consumer_class(base: type, feed: BatchFeed, fetch_max_wait_ms: int, fetch_min_bytes: int = 1) -> type:
@@ -229,6 +251,8 @@ def batch_consumer_class(base: type, feed: BatchFeed, fetch_max_wait_ms: int, fe
     the broker's fetch wait set to ``fetch_min_bytes`` or ``fetch_max_wait_ms``, whichever comes
     first (see ``install_batch_feed`` in app.py)."""
     from faust.transport.drivers import aiokafka as driver
+
+    stamp_fetch_requests()
 
     class BoundedWaitThread(driver.AIOKafkaConsumerThread):
         def _create_worker_consumer(self, transport: Any) -> Any:
@@ -262,7 +286,8 @@ async def drain(consumer: Any, fetcher: Any, feed: BatchFeed) -> None:
     try:
         while not stopping():
             # records held for alignment wait on the other partitions' next fetch, not a second
-            holding = feed.aligner is not None and feed.aligner.held > 0
+            # and the other processes wait on this one's watermarks
+            holding = feed.aligner is not None and (feed.aligner.held > 0 or feed.shared)
             records, active = await consumer._wait_next_records(0.02 if holding else 1.0)
             # as Faust's getmany: the generation as the fetch returns; a rebalance while this
             # fetch is handed over (the per-message path below awaits) drops the rest of it
@@ -317,7 +342,9 @@ async def drain(consumer: Any, fetcher: Any, feed: BatchFeed) -> None:
             progress = {}
             if fetch_times is not None:
                 progress = fetch_times.at_end({tp for tp in consumer.assignment() if tp.topic in feed.topics})
-            for batch in feed.split(feed.aligned(fetched, progress)):
+            released = feed.aligned(fetched, progress)
+            watermarks = feed.aligner.watermarks() if feed.aligner is not None and feed.shared else None
+            for batch in feed.split(released, watermarks):
                 await feed.queue.put(batch)
             if feed.aligner is not None:
                 pause_the_partitions_ahead(consumer, feed)
@@ -340,14 +367,21 @@ async def drain(consumer: Any, fetcher: Any, feed: BatchFeed) -> None:
 
 
 class FetchState:
-    """What aiokafka knows of each partition's fetches: when its newest fetch response arrived
-    (the consumer's clock, ms), its high watermark then, and the position the worker has read to.
+    """What aiokafka knows of each partition's fetches: when its newest fetch response arrived and
+    when the request for it was sent (wall clock, ms), its high watermark then, and the position
+    the worker has read to.
 
-    aiokafka keeps this per partition (``TopicPartitionState``: ``timestamp``, ``highwater``,
-    ``position``, updated by its fetcher thread); this class is the one place that reads it. A
-    value read while a newer response lands errs on the safe side: the time is read before the high
-    watermark, so a partition is never taken to be at its end as of a response newer than the one
-    whose high watermark was compared.
+    aiokafka keeps this per partition (``TopicPartitionState``: ``timestamp`` (the response's
+    arrival), ``highwater``, ``position``, updated by its fetcher); :func:`stamp_fetch_requests`
+    adds ``fetch_requested_at``. This class is the one place that reads them.
+
+    The two times bound the broker's view from both sides. Records arrived no later than
+    ``timestamp``, so they were on the broker by then (:meth:`fetched_at`). A partition shown at
+    its end was at its end on the broker *after* the request was sent, which may be long before
+    the response is handled when the event loop is busy, so :meth:`at_end` reports the send time.
+    Values read while a newer response lands err on the safe side: the send time is read before
+    the high watermark, so a partition is never taken to be at its end as of a request newer than
+    the response whose high watermark was compared.
     """
 
     def __init__(self, assignment: Any) -> None:
@@ -357,23 +391,48 @@ class FetchState:
         return None if self.assignment is None else self.assignment.state_value(tp)
 
     def fetched_at(self, tp: TP) -> int:
-        """The time of ``tp``'s newest fetch response: no older than the one that delivered its records."""
+        """When ``tp``'s newest fetch response arrived: no earlier than the one that delivered its records."""
         state = self._state(tp)
         return int(state.timestamp) if state is not None and state.timestamp is not None else 0
 
     def at_end(self, tps: Iterable[TP]) -> dict[TP, int | None]:
-        """For each of ``tps``: the time of the fetch response in which it was at its end, or None."""
+        """For each of ``tps``: when the request was sent whose response showed it at its end, or None."""
         out: dict[TP, int | None] = {}
         for tp in tps:
             state = self._state(tp)
             out[tp] = None
-            if state is None or state.timestamp is None:
+            requested_at = getattr(state, "fetch_requested_at", None)
+            if requested_at is None:
                 continue
-            as_of = int(state.timestamp)  # before the high watermark: see the class docstring
-            highwater = state.highwater
+            highwater = state.highwater  # after the time: see the class docstring
             if highwater is not None and state.has_valid_position and state.position >= highwater:
-                out[tp] = as_of
+                out[tp] = int(requested_at)
         return out
+
+
+def stamp_fetch_requests() -> None:
+    """Make aiokafka's fetcher note, per partition, when the request of its newest response was
+    sent (``fetch_requested_at``, wall clock ms; see :class:`FetchState`). Idempotent."""
+    from aiokafka.consumer.fetcher import Fetcher
+    from aiokafka.structs import TopicPartition
+
+    original = Fetcher._proc_fetch_request
+    if getattr(original, "stamps_requests", False):
+        return
+
+    async def proc_fetch_request(self: Any, assignment: Any, node_id: Any, request: Any) -> Any:
+        sent = int(1000 * time.time())
+        result = await original(self, assignment, node_id, request)
+        for topic, partitions in request.topics:
+            for partition_info in partitions:
+                state = assignment.state_value(TopicPartition(topic, partition_info[0]))
+                # only partitions this response updated (a partition with an error keeps its time)
+                if state is not None and state.timestamp is not None and state.timestamp >= sent:
+                    state.fetch_requested_at = sent
+        return result
+
+    proc_fetch_request.stamps_requests = True  # type: ignore[attr-defined]
+    Fetcher._proc_fetch_request = proc_fetch_request
 
 
 def fetch_state(consumer: Any) -> FetchState:

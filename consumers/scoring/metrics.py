@@ -27,6 +27,13 @@ EVENT_TO_DECISION = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
 )
 MODEL_INFO = Gauge("fraudstream_worker_model_info", "The model version scoring now (value 1).", ["version"])
+OWNED_PARTITIONS = Gauge(
+    "fraudstream_worker_owned_partitions", "Source partition numbers this worker process owns now."
+)
+HELD = Gauge(
+    "fraudstream_worker_held_transactions",
+    "Transactions fetched and held until everything their features read is applied (alignment).",
+)
 MODEL_RELOADS = Counter("fraudstream_worker_model_reloads_total", "Production model reloads without restart.")
 #: labelled by the shadow model kind, so the series exists only when a shadow runs (no false 0)
 SHADOW_AGREEMENT = Gauge(

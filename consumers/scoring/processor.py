@@ -17,7 +17,9 @@ State is read through :class:`StateAccess` (``state_store.py``: the Faust tables
 production, dicts in unit tests) and each changed key is returned once per batch in
 ``BatchResult.state_writes``, with the source partition whose changelog it belongs to. Terminal
 state is kept per (terminal, source partition) so every partial has one writer; features add the
-partials up.
+partials up. The partials of partitions another process owns are read through ``foreign`` (the
+terminal changelog view, ``terminal_view.py``) afresh every batch; the event-time alignment
+(``alignment.py``) has made sure they hold everything the batch's transactions read.
 """
 
 from __future__ import annotations
@@ -91,6 +93,18 @@ class ScoringProcessor:
         self.tx_codec = AvroCodec.for_record("Transaction")
         self.label_codec = AvroCodec.for_record("Label", self.tx_codec.store)
         self.decision_encoder: DecisionBatchEncoder | None = None  # built for the current model's features
+        #: the partition numbers this process owns (None: all of them), and how it reads the
+        #: terminal partials of the others: ``foreign(key, partition)``
+        self.owned: frozenset[int] | None = None
+        self.foreign: Callable[[bytes, int], bytes | None] | None = None
+        #: (terminal id, partition) -> the foreign partial's encoded and decoded value last read
+        self._foreign_seen: dict[tuple[str, int], tuple[bytes | None, TerminalState | None]] = {}
+
+    def set_owned(self, owned: frozenset[int] | None) -> None:
+        """The partition numbers this process owns now (a rebalance): the cache starts afresh."""
+        self.owned = None if owned is None or len(owned) >= self.partitions else frozenset(owned)
+        self.cache.clear()
+        self._foreign_seen.clear()
 
     def process(self, events: list[InputEvent], state: StateAccess) -> BatchResult:
         result = BatchResult()
@@ -100,6 +114,11 @@ class ScoringProcessor:
         #: (table, card or terminal id, partition of the state's changelog)
         dirty: dict[tuple[str, str, int], None] = {}
         cache, partitions = self.cache, self.partitions
+        owned, foreign = self.owned, self.foreign
+        others = [] if owned is None or foreign is None else [p for p in range(partitions) if p not in owned]
+        seen = self._foreign_seen
+        if len(seen) > self.cache_size:
+            seen.clear()
 
         def card(card_id: str, partition: int) -> CardState:
             found = cards.get(card_id)
@@ -118,8 +137,19 @@ class ScoringProcessor:
                 if found is None:
                     found = []
                     for p in range(partitions):
+                        if others and p in others:
+                            found.append(None)  # read below
+                            continue
                         raw = state.get(TERMINAL_TABLE, terminal_key(terminal_id, p), p)
                         found.append(TerminalState.from_bytes(raw) if raw else None)
+                for p in others:  # afresh every batch: their owners write them
+                    assert foreign is not None
+                    raw = foreign(terminal_key(terminal_id, p), p)
+                    last = seen.get((terminal_id, p))
+                    if last is None or last[0] is not raw:
+                        last = (raw, TerminalState.from_bytes(raw) if raw else None)
+                        seen[(terminal_id, p)] = last
+                    found[p] = last[1]
                 terminals[terminal_id] = found
             return found
 

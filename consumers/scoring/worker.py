@@ -7,10 +7,12 @@ Faust app          consumer group, tables and their            ``app.py``
                    changelogs, recovery, rebalances, commits
 source feed        the source topics' records, a fetch at a    ``feed.py``
                    time, as bounded batches; acks
-alignment          holds each record until every owned         ``alignment.py``
-                   partition has reached it in event time
+alignment          holds each transaction until everything     ``alignment.py``
+                   it reads is applied, in any process
 state store        the card and terminal tables' local         ``state_store.py``
                    stores, by explicit partition
+terminal view      every partition's terminal partials and     ``terminal_view.py``
+                   watermarks, from the changelog
 processor          decode, validate, features, score, decide   ``processor.py``
 delivery           decisions, dead letters and changelog       ``delivery.py``
                    writes produced; per-batch delivery
@@ -55,6 +57,8 @@ from consumers.scoring.model_watch import ModelWatch, prepare_model
 from consumers.scoring.processor import ScoringProcessor
 from consumers.scoring.records import CARD_TABLE, TERMINAL_TABLE, Shadow
 from consumers.scoring.state_store import TableState, table_store
+from consumers.scoring.terminal_view import ChangelogView
+from features.definitions import DEFAULT_CONFIG
 from fraudstream.kafka import PRODUCER_DEFAULTS
 from registry import LoadedModel, ModelRegistry
 
@@ -119,7 +123,12 @@ class ScoringWorker:
         Path(config.data_dir).mkdir(parents=True, exist_ok=True)
         self.app: faust.App = faust_app(config)
         skew_ms = round(config.producer_skew * 1000)
-        aligner = EventTimeAligner(config.topics.labels, max_held=config.held_per_partition, skew_ms=skew_ms)
+        self.view: ChangelogView | None = None  # made when the agent starts: the changelog exists then
+        self._last_head: tuple[str, int, int] | None = None
+        aligner = EventTimeAligner(
+            config.topics.labels, max_held=config.held_per_partition, skew_ms=skew_ms,
+            label_lag_ms=DEFAULT_CONFIG.label_lag_ms, partition_count=config.partitions, foreign=self._watermark,
+        )  # fmt: skip
         self.feed = BatchFeed([config.topics.labels, config.topics.transactions], config.batch_size, aligner=aligner)
         install_batch_feed(self.app, self.feed, int(config.fetch_max_wait * 1000), config.fetch_min_bytes)
         drop_faust_monitor(self.app)
@@ -129,14 +138,16 @@ class ScoringWorker:
             TERMINAL_TABLE: self.app.Table("terminal-state", partitions=config.partitions, default=None, **binary),
         }
         self.state = TableState({name: table_store(table) for name, table in self.tables.items()})
-        changelogs = {name: table.changelog_topic.get_topic_name() for name, table in self.tables.items()}
+        self.changelogs = changelogs = {
+            name: table.changelog_topic.get_topic_name() for name, table in self.tables.items()
+        }
         self.producer = Producer({"bootstrap.servers": config.bootstrap_servers, **PRODUCER_DEFAULTS, "linger.ms": 2})
         self.delivery = OutputDelivery(self.producer, config.topics, changelogs)
         self.registry = ModelRegistry(config.model_store)
         self.shadow = make_shadow(config.shadow)
         self.processor: ScoringProcessor | None = None
         self.app.on_partitions_revoked.connect(self._clear_cache)
-        self.app.on_partitions_assigned.connect(self._clear_cache)
+        self.app.on_partitions_assigned.connect(self._on_assigned)
         source = self.app.topic(
             config.topics.transactions, config.topics.labels, key_serializer="raw", value_serializer="raw"
         )
@@ -147,13 +158,22 @@ class ScoringWorker:
 
         self.app.agent(source, concurrency=1)(score)
         self.app.timer(config.reload_interval)(self.follow_production_alias)
+        self.app.timer(10.0)(self.log_waiting)
 
     # -- the loop ----------------------------------------------------------------------------
 
     async def run(self) -> None:
+        if self.view is None:
+            self.view = ChangelogView(
+                {"bootstrap.servers": self.config.bootstrap_servers}, self.changelogs[TERMINAL_TABLE],
+                self.config.partitions,
+            )  # fmt: skip
+            self.view.start()
         if self.processor is None:
             watch = ModelWatch(self.registry, interval=self.config.reload_interval, on_change=self._on_model)
             self.processor = ScoringProcessor(self.config.topics, watch, self.config.partitions, shadow=self.shadow)
+            self.processor.foreign = self.view.get
+            self._on_assigned()
         # Batch N+1 reads batch N's states from the processor's cache, which holds them until
         # then (its LRU bound is far above two batches' keys), not from the local store, which
         # N's completion writes later.
@@ -168,7 +188,7 @@ class ScoringWorker:
         if processor.models.maybe_reload():
             metrics.MODEL_RELOADS.inc()
         result = processor.process(batch.events, self.state)
-        return self.delivery.produce(result, started)
+        return self.delivery.produce(result, started, batch.watermarks)
 
     async def complete_batch(self, batch: FetchedBatch, pending: PendingBatch) -> None:
         try:
@@ -194,6 +214,8 @@ class ScoringWorker:
         finally:
             self.feed.finished(batch)
         metrics.record_batch(pending.result, len(batch.events), pending.started)
+        if self.feed.aligner is not None:
+            metrics.HELD.set(self.feed.aligner.held)
         if self.shadow is not None:
             self.shadow.export_metrics()
 
@@ -204,6 +226,14 @@ class ScoringWorker:
         if self.processor is not None and self.processor.models.maybe_reload():
             metrics.MODEL_RELOADS.inc()
 
+    async def log_waiting(self) -> None:
+        """What the oldest held transaction waits on, once it has waited across two of these ticks."""
+        aligner = self.feed.aligner
+        head = aligner.oldest_held() if aligner is not None else None
+        if head is not None and head == self._last_head and aligner is not None:
+            log.info(f"alignment: {aligner.waiting_on()}")
+        self._last_head = head
+
     def _on_model(self, model: LoadedModel) -> None:
         prepare_model(model, self.config.scoring_threads)
         metrics.set_model(model.version)
@@ -211,6 +241,20 @@ class ScoringWorker:
     def _clear_cache(self, *args: Any, **kwargs: Any) -> None:
         if self.processor is not None:
             self.processor.cache.clear()  # another worker may have written these keys meanwhile
+
+    def _on_assigned(self, *args: Any, **kwargs: Any) -> None:
+        """The partition numbers owned now: the others' terminal partials come from the view, and
+        their watermarks matter; this process publishes its own only when others exist."""
+        consumer = getattr(self.app, "_consumer", None)
+        assignment = consumer.assignment() if consumer is not None else set()
+        owned = frozenset(tp.partition for tp in assignment if tp.topic == self.config.topics.transactions)
+        self.feed.shared = len(owned) < self.config.partitions
+        metrics.OWNED_PARTITIONS.set(len(owned))
+        if self.processor is not None:
+            self.processor.set_owned(owned)
+
+    def _watermark(self, partition: int) -> Any:
+        return None if self.view is None else self.view.watermark(partition)
 
 
 def build_app(config: WorkerConfig) -> faust.App:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from features.definitions import DAY_MS, FEATURE_NAMES, HOUR_MS, markdown_table
+from features.definitions import DAY_MS, DEFAULT_CONFIG, FEATURE_NAMES, HOUR_MS, markdown_table
 from features.engine import FeatureEngine, LabelView, TransactionView
 from fraudstream.settings import PROJECT_ROOT
 
@@ -89,8 +89,9 @@ def test_terminal_novelty_small_amounts_and_card_fraud_history() -> None:
     engine.process_transaction(tx("s1", t - 2 * HOUR_MS, 1.0, terminal="web"))
     engine.process_transaction(tx("s2", t - 24 * HOUR_MS, 4.99, terminal="web"))  # 24 h edge: inside
     engine.process_transaction(tx("big", t - HOUR_MS, 5.0, terminal="web"))  # not small (>= 5)
-    engine.process_label(LabelView("s1", "c1", "web", t - 2 * HOUR_MS, t - 1, True))  # reported 1 ms before t
-    engine.process_label(LabelView("s2", "c1", "web", t - 24 * HOUR_MS, t, True))  # reported at t: not known
+    lag = DEFAULT_CONFIG.label_lag_ms
+    engine.process_label(LabelView("s1", "c1", "web", t - 2 * HOUR_MS, t - lag - 1, True))  # 1 ms before t - lag
+    engine.process_label(LabelView("s2", "c1", "web", t - 24 * HOUR_MS, t - lag, True))  # at t - lag: not known
     engine.process_label(LabelView("t-31d", "c1", "shop", t - 31 * DAY_MS, t - DAY_MS, True))  # outside 30 d
     f = named(engine.process_transaction(tx("now", t, 900.0, terminal="shop")))
     assert f["card_new_terminal_30d"] == 1.0
@@ -107,10 +108,11 @@ def test_terminal_windows_end_a_delay_before_the_day_and_count_only_reported_lab
     # transactions at terminal "term" on days 32 (inside 1d: [32, 33)), 26 (7d: [26, 33)), 3 (30d: [3, 33))
     for tid, d in (("a", 32), ("b", 32), ("c", 26), ("d", 3), ("e", 2), ("f", 33), ("g", 39)):
         engine.process_transaction(tx(tid, T0 + d * DAY_MS + HOUR_MS, 10.0, card=f"k{tid}", terminal="term"))
-    engine.process_label(LabelView("a", "ka", "term", T0 + 32 * DAY_MS + HOUR_MS, t - 1, True))  # known
-    engine.process_label(LabelView("c", "kc", "term", T0 + 26 * DAY_MS + HOUR_MS, t + 1, True))  # not yet known
+    lag = DEFAULT_CONFIG.label_lag_ms
+    engine.process_label(LabelView("a", "ka", "term", T0 + 32 * DAY_MS + HOUR_MS, t - lag - 1, True))  # known
+    engine.process_label(LabelView("c", "kc", "term", T0 + 26 * DAY_MS + HOUR_MS, t - lag, True))  # not yet known
     engine.process_label(LabelView("d", "kd", "term", T0 + 3 * DAY_MS + HOUR_MS, T0, True))  # known
-    engine.process_label(LabelView("g", "kg", "term", T0 + 39 * DAY_MS + HOUR_MS, t - 1, True))  # recent, known
+    engine.process_label(LabelView("g", "kg", "term", T0 + 39 * DAY_MS + HOUR_MS, t - lag - 1, True))  # recent
     f = named(engine.process_transaction(tx("now", t, 10.0, card="z", terminal="term")))
     assert (f["terminal_count_1d"], f["terminal_risk_1d"]) == (2.0, 0.5)
     assert (f["terminal_count_7d"], f["terminal_risk_7d"]) == (3.0, pytest.approx(1 / 3))

@@ -12,10 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import Producer
-
 from consumers.topic_audit import end_offsets, read_topic
-from fraudstream.kafka import PRODUCER_DEFAULTS
+from fraudstream.kafka import PRODUCER_DEFAULTS, warmed_producer
 from fraudstream.settings import PROJECT_ROOT, TopicNames
 from producers.config import GeneratorConfig
 from producers.generator import generate_to
@@ -118,7 +116,7 @@ class WorkerProcess:
 
 
 def produce(bootstrap: str, events: list[ReplayEvent], headers: dict[int, list] | None = None) -> None:
-    producer = Producer({"bootstrap.servers": bootstrap, **PRODUCER_DEFAULTS})
+    producer = warmed_producer({"bootstrap.servers": bootstrap, **PRODUCER_DEFAULTS}, [e.topic for e in events])
     failures: list[str] = []
     for event in events:
         producer.produce(

@@ -1,0 +1,166 @@
+"""Every partition of the terminal state, in every worker process: a read-only view of the changelog.
+
+A terminal's transactions and labels arrive on every source partition (the topics are keyed by
+card), so its state is kept as one partial per (terminal, source partition), each written only by
+the process that owns that partition (``processor.py``), and its features add the partials up. A
+process reads the partials of its own partitions from its table store; :class:`ChangelogView`
+gives it the others: a consumer outside the group, assigned every partition of the terminal
+changelog from the beginning, that keeps the newest value of every key and, per partition, the
+newest :class:`~consumers.scoring.alignment.Watermark` its owner wrote.
+
+A watermark is written to a changelog partition after the state writes of the batch it covers
+(``delivery.py``); a partition's records are read in order, so when the view holds a watermark
+it holds every write the watermark covers. Writes that come later are of later records, and a
+transaction's features never read a later record, so reading more than the watermark covers is
+harmless. Watermarks are shown only once the view has read each partition to the end it had
+when the view started: before that, compaction may have removed a key's older value that the
+watermark covers while the newer value is still unread.
+
+Memory is the terminal table's size (the view also holds this process's own partitions, so a
+partition that moves to another process is current here at once); start-up reads the compacted
+changelog once (both measured in BENCHMARKS.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import struct
+import threading
+import uuid
+from typing import Any
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+
+from consumers.scoring.alignment import Watermark
+
+__all__ = ["WATERMARK_KEY", "ChangelogView", "decode_watermark", "encode_watermark"]
+
+log = logging.getLogger("fraudstream.worker")
+
+#: the changelog key of a partition's watermark: no terminal key starts with a NUL byte
+WATERMARK_KEY = b"\x00watermark"
+_WATERMARK = struct.Struct("<4q")
+
+
+def encode_watermark(watermark: Watermark) -> bytes:
+    """Four little-endian int64s.
+
+    >>> decode_watermark(encode_watermark(Watermark(1, 2, 3, 4)))
+    Watermark(transactions_upto=1, transactions_idle_at=2, labels_upto=3, labels_idle_at=4)
+    """
+    return _WATERMARK.pack(*watermark)
+
+
+def decode_watermark(value: bytes) -> Watermark:
+    return Watermark(*_WATERMARK.unpack(value))
+
+
+class ChangelogView:
+    """The newest value of every key of every partition of ``topic``, and each partition's watermark.
+
+    ``get`` and ``watermark`` are called from the event loop while the view's thread applies what
+    it reads; each is one dictionary read.
+    """
+
+    def __init__(self, client_config: dict[str, Any], topic: str, partitions: int, poll_timeout: float = 0.01):
+        self.topic, self.partitions, self.poll_timeout = topic, partitions, poll_timeout
+        self.config = {
+            **client_config,
+            "group.id": f"terminal-view-{uuid.uuid4().hex[:8]}",  # never joins: partitions are assigned
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            "fetch.wait.max.ms": 10,
+            "enable.partition.eof": True,
+        }
+        self.data: list[dict[bytes, bytes]] = [{} for _ in range(partitions)]
+        self._watermarks: list[Watermark | None] = [None] * partitions
+        self.caught_up = threading.Event()
+        self.records = 0
+        self.bytes = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.error: BaseException | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="terminal-view", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def get(self, key: bytes, partition: int) -> bytes | None:
+        return self.data[partition].get(key)
+
+    def watermark(self, partition: int) -> Watermark | None:
+        """What the owner of ``partition`` has applied (None: nothing known yet)."""
+        return self._watermarks[partition] if self.caught_up.is_set() else None
+
+    def apply(self, partition: int, key: bytes | None, value: bytes | None) -> None:
+        """One changelog record, in partition order."""
+        if key is None:
+            return
+        if key == WATERMARK_KEY:
+            if value is not None:
+                new = decode_watermark(value)
+                known = self._watermarks[partition]
+                self._watermarks[partition] = new if known is None else known.merge(new)
+            return
+        data = self.data[partition]
+        if value is None:
+            old = data.pop(key, None)
+            if old is not None:
+                self.bytes -= len(key) + len(old)
+        else:
+            old = data.get(key)
+            self.bytes += len(value) - (len(old) if old is not None else -len(key))
+            data[key] = value
+
+    def _run(self) -> None:
+        """Consume until stopped; a failure (the changelog not created yet, a broker away) is logged
+        and the view starts again from the beginning (the other processes' watermarks, and so the
+        transactions that wait on them, wait meanwhile)."""
+        while not self._stop.is_set():
+            try:
+                self._consume()
+            except Exception as exc:
+                self.error = exc
+                log.warning(f"terminal changelog view: {exc}; starting it again in 1 s")
+                self._stop.wait(1.0)
+
+    def _consume(self) -> None:
+        consumer = Consumer(self.config)
+        self.caught_up.clear()
+        try:
+            tps = [TopicPartition(self.topic, p) for p in range(self.partitions)]
+            ends = {}
+            for tp in tps:
+                low, high = consumer.get_watermark_offsets(tp, timeout=30)
+                ends[tp.partition] = high if high > low else 0
+            behind = {p for p, end in ends.items() if end > 0}
+            if not behind:
+                self.caught_up.set()
+            consumer.assign([TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in range(self.partitions)])
+            apply = self.apply
+            while not self._stop.is_set():
+                for message in consumer.consume(10_000, self.poll_timeout):
+                    error = message.error()
+                    partition = message.partition()
+                    if partition is None:
+                        continue
+                    if error is not None:
+                        if error.code() != KafkaError._PARTITION_EOF:
+                            log.warning(f"terminal changelog view: {error}")
+                            continue
+                    else:
+                        apply(partition, message.key(), message.value())
+                        self.records += 1
+                        if behind and (message.offset() or 0) + 1 < ends[partition]:
+                            continue
+                    if behind and partition in behind:
+                        behind.discard(partition)
+                        if not behind:
+                            self.caught_up.set()
+        finally:
+            consumer.close()
