@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import tempfile
 from pathlib import Path
 
 from cli.broker import LocalBroker
 from fraudstream.settings import PROJECT_ROOT
 
-__all__ = ["BenchBroker", "add_smoke_flag", "results_dir"]
+__all__ = ["BenchBroker", "add_smoke_flag", "free_port", "results_dir"]
 
 EXTERNAL_BROKER = "FRAUDSTREAM_BENCH_BOOTSTRAP"
 
@@ -48,3 +49,10 @@ def results_dir(smoke: bool) -> Path:
     out = Path(tempfile.mkdtemp(prefix="bench-smoke-")) if smoke else Path(__file__).resolve().parent / "results"
     out.mkdir(parents=True, exist_ok=True)
     return out
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now (for a worker's metrics)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

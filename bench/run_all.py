@@ -26,6 +26,7 @@ SCRIPTS: dict[str, list[str]] = {
     "worker_profile": ["--no-profile"],
     "faust_consume": [],
     "worker": [],
+    "scaling": [],
     "spy_summary": [],  # a summariser of py-spy profiles: in a full run, only its smoke check
 }
 

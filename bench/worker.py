@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from bench.harness import BenchBroker, add_smoke_flag, results_dir
+from bench.harness import BenchBroker, add_smoke_flag, free_port, results_dir
 from consumers.topic_audit import end_offsets
 from features.engine import FeatureEngine, TransactionView
 from fraudstream.kafka import PRODUCER_DEFAULTS, ensure_topics
@@ -54,10 +54,10 @@ BROKER = BenchBroker()
 BOOTSTRAP = BROKER.bootstrap_servers
 
 
-def topics(tag: str) -> TopicNames:
+def topics(tag: str, partitions: int = 3) -> TopicNames:
     run = f"{tag}-{uuid.uuid4().hex[:6]}"
     names = TopicNames(transactions=f"{run}.tx", labels=f"{run}.labels", decisions=f"{run}.dec", dlq=f"{run}.dlq")
-    ensure_topics(BOOTSTRAP, names.model_dump().values(), 3)
+    ensure_topics(BOOTSTRAP, names.model_dump().values(), partitions)
     return names
 
 
@@ -125,9 +125,16 @@ WORKER_ARGS: list[str] = []
 SAMPLES: dict[str, Path] = {}
 
 
-def start_worker(names: TopicNames, store: str, home: Path, *extra: str) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "FRAUDSTREAM_BOOTSTRAP_SERVERS": BOOTSTRAP, "FRAUDSTREAM_HOME": str(home), **names.as_env()}
-    log = open(home / f"{names.decisions}.log", "wb")  # noqa: SIM115
+def start_worker(
+    names: TopicNames, store: str, home: Path, *extra: str, partitions: int = 3, metrics_port: int | None = None
+) -> subprocess.Popen[bytes]:
+    """A worker process of the group ``names.decisions``; several may run with different ``home`` folders."""
+    home.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "FRAUDSTREAM_BOOTSTRAP_SERVERS": BOOTSTRAP, "FRAUDSTREAM_HOME": str(home),
+           "FRAUDSTREAM_PARTITIONS": str(partitions), **names.as_env()}  # fmt: skip
+    if metrics_port is not None:
+        extra = (*extra, "--metrics-port", str(metrics_port))
+    log = open(home / f"{names.decisions}.log", "ab")  # noqa: SIM115
     command = [sys.executable, "-m", "cli.main", "worker", "--store", store, "--app-id", names.decisions,
                *WORKER_ARGS, *extra]  # fmt: skip
     if "out" in PY_SPY:
@@ -231,13 +238,56 @@ def naive(events: list, n_tx: int, store: str) -> dict[str, float]:
     return {"decisions": seen, "seconds": round(elapsed, 2), "events_per_second": round(seen / elapsed)}
 
 
-def latency(events: list, store: str, home: Path, rate: float, seconds: float, warmup: float) -> dict[str, float]:
+def worker_metric(metrics_port: int, series: str) -> float | None:
+    """One sample of a worker's metrics, by its exact series (name and labels); None if absent."""
+    from urllib.request import urlopen
+
+    try:
+        text = urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=2).read().decode()
+    except OSError:
+        return None
+    lines = [x for x in text.splitlines() if x.startswith(series + " ")]
+    return float(lines[0].split()[-1]) if lines else None
+
+
+def owned_partitions(metrics_port: int) -> float:
+    """The worker's ``fraudstream_worker_owned_partitions`` (0 until it answers)."""
+    return worker_metric(metrics_port, "fraudstream_worker_owned_partitions") or 0.0
+
+
+def start_workers(
+    names: TopicNames, store: str, home: Path, processes: int, partitions: int, *extra: str
+) -> list[subprocess.Popen[bytes]]:
+    """``processes`` workers of one group, returned once each owns partitions and together all of them
+    (each with its metrics port as ``metrics_port``)."""
+    ports = [free_port() for _ in range(processes)]
+    workers = [start_worker(names, store, home / f"p{i}", *extra, partitions=partitions, metrics_port=port)
+               for i, port in enumerate(ports)]  # fmt: skip
+    for worker, port in zip(workers, ports, strict=True):
+        worker.metrics_port = port  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 120
+    while True:
+        owned = [owned_partitions(port) for port in ports]
+        if all(owned) and sum(owned) == partitions:
+            return workers
+        if time.monotonic() > deadline or any(w.poll() is not None for w in workers):
+            for worker in workers:
+                stop_worker(worker)
+            raise RuntimeError(f"workers own {owned} of {partitions} partitions")
+        time.sleep(0.5)
+
+
+def latency(
+    events: list, store: str, home: Path, rate: float, seconds: float, warmup: float,
+    processes: int = 1, partitions: int = 3,
+) -> dict[str, float]:  # fmt: skip
     """Offer ``rate`` events/s for ``warmup`` + ``seconds``; percentiles of the last ``seconds`` (steady
     state), and p99 over the whole run too (a just-started worker, new partitions and producer ids)."""
-    names = topics(f"latency{int(rate)}")
+    names = topics(f"latency{int(rate)}", partitions)
     tx_events = [e for e in events if "transactions" in e.topic]
     codec = AvroCodec.for_record("Decision")
-    process = start_worker(names, store, home)
+    workers = start_workers(names, store, home, processes, partitions)
+    process = workers[0]
     sent: dict[str, float] = {}
     received: dict[str, float] = {}
     decided: dict[str, float] = {}  # the worker's decision_time: when it began the event's batch
@@ -297,7 +347,8 @@ def latency(events: list, store: str, home: Path, rate: float, seconds: float, w
     finally:
         stop.set()
         thread.join(10)
-        stop_worker(process)
+        for worker in workers:
+            stop_worker(worker)
     if "dir" in SAMPLES:
         answered = [t for t in sent if t in received]
         times = {"sent": sent, "decided": decided, "received": received}
@@ -317,6 +368,8 @@ def latency(events: list, store: str, home: Path, rate: float, seconds: float, w
     after = np.array([received[t] - decided[t] for t in measured if t in received]) * 1000
     return {
         "offered_per_second": rate,
+        "processes": processes,
+        "partitions": partitions,
         "warmup_seconds": warmup,
         "sent": len(measured),
         "answered": len(lat),

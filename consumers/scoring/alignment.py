@@ -91,14 +91,36 @@ NO_WATERMARK = Watermark(NEVER, NEVER, NEVER, NEVER)
 
 class PartitionProgress:
     """One owned source partition: the newest event time it delivered, the newest fetch (wall
-    clock, ms) in which it was at its end, and its held records' effective event times."""
+    clock, ms) in which it was at its end, and its held records (their effective event times, and
+    the smallest real one: a record out of event-time order is held at its partition's newest
+    time, but until it is applied its partition is not complete up to that time)."""
 
-    __slots__ = ("complete_as_of", "held", "newest")
+    __slots__ = ("_minima", "_seq", "complete_as_of", "held", "newest")
 
     def __init__(self) -> None:
         self.newest = NEVER
         self.complete_as_of = NEVER
         self.held: deque[int] = deque()
+        #: (sequence, event time) candidates for the smallest real event time held (a sliding minimum)
+        self._minima: deque[tuple[int, int]] = deque()
+        self._seq = 0
+
+    def hold(self, effective: int, ts: int) -> None:
+        self.held.append(effective)
+        minima = self._minima
+        while minima and minima[-1][1] >= ts:
+            minima.pop()
+        minima.append((self._seq + len(self.held) - 1, ts))
+
+    def release_one(self) -> None:
+        self.held.popleft()
+        if self._minima and self._minima[0][0] == self._seq:
+            self._minima.popleft()
+        self._seq += 1
+
+    def earliest_held(self) -> int | None:
+        """The smallest event time among the held records (None: none held)."""
+        return self._minima[0][1] if self._minima else None
 
 
 class EventTimeAligner:
@@ -182,7 +204,7 @@ class EventTimeAligner:
                 labels.append(event)
             else:
                 effective = state.newest  # offset order within a partition, whatever the timestamps
-                state.held.append(effective)
+                state.hold(effective, ts)
                 heapq.heappush(self._held, (effective, event.partition, event.offset, event))
         self._note_frontier(fetched_at, newest)
 
@@ -243,9 +265,25 @@ class EventTimeAligner:
                 if max(mark.transactions_upto, self.frontier(mark.transactions_idle_at - skew)) < day_start:
                     return out
             heapq.heappop(held)
-            self.progress[(event.topic, partition)].held.popleft()
+            self.progress[(event.topic, partition)].release_one()
             out.append(event)
         return out
+
+    def labels_complete_upto(self) -> tuple[int | None, int | None]:
+        """The event time up to which every labels partition is known complete and applied: of the
+        partitions owned here, and of the others (None: none of that kind, or nothing known yet).
+
+        Live, wall-clock time minus this is how long a label takes to count in scoring; while it
+        stays under ``label_lag_ms`` no transaction waits for labels.
+        """
+        own = [self.complete_upto(tp) for tp in self.progress if tp[0] == self.labels_topic]
+        others: list[int] = []
+        for p in self._foreign_numbers:
+            mark = self._foreign(p)
+            if mark is None:
+                return (min(own) if own else None), None
+            others.append(max(mark.labels_upto, self.frontier(mark.labels_idle_at - self.skew_ms)))
+        return (min(own) if own else None), (min(others) if others else None)
 
     def oldest_held(self) -> tuple[str, int, int] | None:
         """(topic, partition, offset) of the oldest held transaction, or None."""
@@ -294,8 +332,9 @@ class EventTimeAligner:
         labels_topic = self.labels_topic
         for tp, state in self.progress.items():
             upto = self.complete_upto(tp)
-            if state.held:
-                upto = min(upto, state.held[0])
+            earliest = state.earliest_held()
+            if earliest is not None:
+                upto = min(upto, earliest)
             slot = by_number.setdefault(tp[1], [NEVER, NEVER, NEVER, NEVER])
             at = 2 if tp[0] == labels_topic else 0
             slot[at], slot[at + 1] = upto, NEVER if state.held else state.complete_as_of

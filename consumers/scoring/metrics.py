@@ -34,6 +34,13 @@ HELD = Gauge(
     "fraudstream_worker_held_transactions",
     "Transactions fetched and held until everything their features read is applied (alignment).",
 )
+LABEL_VISIBILITY_LAG = Gauge(
+    "fraudstream_worker_label_visibility_lag_seconds",
+    "Wall-clock time minus the event time up to which every labels partition is known applied, for the"
+    " partitions this process owns and for those of the other processes. Live, a label counts in scoring"
+    " this long after it is reported; above the features' label lag, transactions wait for labels.",
+    ["partitions"],
+)
 MODEL_RELOADS = Counter("fraudstream_worker_model_reloads_total", "Production model reloads without restart.")
 #: labelled by the shadow model kind, so the series exists only when a shadow runs (no false 0)
 SHADOW_AGREEMENT = Gauge(

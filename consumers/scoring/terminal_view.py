@@ -37,7 +37,7 @@ __all__ = ["WATERMARK_KEY", "ChangelogView", "decode_watermark", "encode_waterma
 
 log = logging.getLogger("fraudstream.worker")
 
-#: the changelog key of a partition's watermark: no terminal key starts with a NUL byte
+#: the changelog key of a partition's watermark: never a terminal key (those end in a separator and a partition)
 WATERMARK_KEY = b"\x00watermark"
 _WATERMARK = struct.Struct("<4q")
 

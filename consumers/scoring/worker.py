@@ -48,7 +48,7 @@ import faust
 from confluent_kafka import Producer
 
 from consumers.scoring import metrics
-from consumers.scoring.alignment import EventTimeAligner
+from consumers.scoring.alignment import NEVER, EventTimeAligner
 from consumers.scoring.app import drop_faust_monitor, faust_app, install_batch_feed
 from consumers.scoring.config import WorkerConfig
 from consumers.scoring.delivery import OutputDelivery, PendingBatch
@@ -216,6 +216,10 @@ class ScoringWorker:
         metrics.record_batch(pending.result, len(batch.events), pending.started)
         if self.feed.aligner is not None:
             metrics.HELD.set(self.feed.aligner.held)
+            now_ms = time.time() * 1000
+            for kind, upto in zip(("own", "others"), self.feed.aligner.labels_complete_upto(), strict=True):
+                if upto is not None and upto > NEVER:
+                    metrics.LABEL_VISIBILITY_LAG.labels(kind).set((now_ms - upto) / 1000)
         if self.shadow is not None:
             self.shadow.export_metrics()
 

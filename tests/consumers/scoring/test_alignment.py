@@ -228,3 +228,14 @@ def test_watermarks_say_what_is_applied_per_partition_number() -> None:
     marks = aligner.watermarks()
     assert marks[0] == Watermark(day + 10, NEVER, day + 10, 5)  # tx-0 not seen at its end
     assert marks[1] == Watermark(day + 10, 5, day + 10, 5)
+
+
+def test_a_held_record_out_of_event_time_order_keeps_its_partitions_watermark_at_its_own_time() -> None:
+    aligner = EventTimeAligner("labels", [("tx", 0), ("tx", 1)])
+    day = 10 * DAY_MS
+    aligner.add([_event("tx", 0, 0, day + 5 * HOUR_MS), _event("tx", 0, 1, day - HOUR_MS)], fetched_at=1)
+    assert aligner.release() == []  # tx-1 has delivered nothing
+    assert aligner.watermarks()[0].transactions_upto == day - HOUR_MS  # not + 5 h: the late one is held
+    aligner.add([_event("tx", 1, 0, day + 6 * HOUR_MS)], fetched_at=2)
+    assert [(e.partition, e.offset) for e in aligner.release()] == [(0, 0), (0, 1), (1, 0)]  # offset order
+    assert aligner.watermarks()[0].transactions_upto == day + 5 * HOUR_MS

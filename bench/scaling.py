@@ -1,0 +1,341 @@
+"""Scoring with several worker processes: throughput, latency, label propagation, kill -9 recovery.
+
+    uv run python bench/scaling.py [--events 100000] [--only throughput|latency|labels|kill]
+
+All on 4 partitions, the workers at their defaults, on the bench broker (``bench/harness.py``):
+
+1. **throughput**: one process, then two, over the same records, in one run. The workers start
+   first and own their partitions; then every record is produced and the rate is decisions /
+   (last - first decision time); ``after_produce`` counts only the decisions after the producer
+   finished (it shares the two cores while it runs).
+2. **latency**: ``bench/worker.py``'s run (transactions paced at 1,000/s in real time, record
+   timestamp = send time, labels partitions idle) with two processes.
+3. **labels**: two processes under 1,000 transactions/s. One transaction of yesterday per trial,
+   at a new terminal, is written first on a partition of process A; each trial then writes its
+   fraud label (reported now) there and, when its time comes, a transaction at that terminal on a
+   partition of process B, timestamped ``label_lag`` after the report: the first that may count
+   the label, and must (checked). Also sampled every 50 ms: each process's
+   ``label_visibility_lag_seconds`` for the other's partitions (how long after it is reported a
+   label counts in the other process; under ``label_lag``, nothing waits for labels).
+4. **kill**: two processes at 1,000 transactions/s; one is killed -9. Measured: the longest time
+   a transaction sent after the kill waited for its decision (failover: the group's session
+   timeout, recovery), and the decisions emitted twice.
+
+Writes bench/results/scaling.json and prints Markdown tables. ``--smoke``: each step briefly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np
+from confluent_kafka import Consumer, Producer
+
+from bench.harness import add_smoke_flag, results_dir
+from bench.worker import (
+    BOOTSTRAP,
+    BROKER,
+    decision_times,
+    latency,
+    produce_all,
+    start_workers,
+    stop_worker,
+    topics,
+    wait_size,
+    worker_metric,
+)
+from features.definitions import DAY_MS, DEFAULT_CONFIG
+from fraudstream.kafka import PRODUCER_DEFAULTS
+from fraudstream.settings import TopicNames
+from producers.adapters import load_dataset
+from producers.config import GeneratorConfig
+from producers.generator import generate_to
+from producers.replay import encoded_events
+from registry import ModelRegistry
+from schemas.codec import AvroCodec
+from trainer.config import Gates, TrainConfig
+from trainer.train import train
+
+PARTITIONS = 4
+
+
+def renamed(events: list, names: TopicNames) -> list:
+    return [e.__class__(names.transactions if e.topic == "transactions" else names.labels, e.key, e.timestamp_ms,
+                        e.value) for e in events]  # fmt: skip
+
+
+def throughput(events: list, n_tx: int, store: str, home: Path, processes: int) -> dict[str, object]:
+    names = topics(f"scale{processes}", PARTITIONS)
+    workers = start_workers(names, store, home / f"throughput{processes}", processes, PARTITIONS)
+    try:
+        produce_all(renamed(events, names))
+        produced = time.time()
+        wait_size(names.decisions, n_tx, 900, workers[0])
+    finally:
+        for worker in workers:
+            stop_worker(worker)
+    times = decision_times(names.decisions)
+    span = times.max() - times.min()
+    tail = times[times >= produced]
+    tail_span = tail.max() - produced if len(tail) else 0.0
+    return {
+        "processes": processes,
+        "decisions": len(times),
+        "seconds": round(float(span), 2),
+        "events_per_second": round(len(times) / span) if span > 0 else None,
+        "after_produce_events_per_second": round(len(tail) / tail_span) if tail_span > 0 else None,
+    }
+
+
+class Traffic:
+    """Transactions at ``rate``/s with record timestamp = send time, and a consumer of the decisions."""
+
+    def __init__(self, names: TopicNames, events: list, rate: float) -> None:
+        self.names, self.rate = names, rate
+        self.tx = [e for e in events if e.topic == "transactions"]
+        self.sent: dict[str, float] = {}
+        self.received: dict[str, float] = {}
+        self.decisions: dict[str, dict] = {}
+        self.copies: Counter[str] = Counter()
+        self.stop = threading.Event()
+        self.codec = AvroCodec.for_record("Decision")
+        self.tx_codec = AvroCodec.for_record("Transaction")
+        self.producer = Producer({"bootstrap.servers": BOOTSTRAP, **PRODUCER_DEFAULTS, "linger.ms": 1})
+        self.lock = threading.Lock()
+        self.threads = [threading.Thread(target=self._consume, daemon=True),
+                        threading.Thread(target=self._send, daemon=True)]  # fmt: skip
+
+    def __enter__(self) -> Traffic:
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(10)
+
+    def produce(self, topic: str, value: bytes, key: bytes, timestamp_ms: int, partition: int | None = None) -> None:
+        with self.lock:
+            extra = {} if partition is None else {"partition": partition}
+            self.producer.produce(topic, value, key, timestamp=timestamp_ms, **extra)
+            self.producer.poll(0)
+
+    def _send(self) -> None:
+        start = time.perf_counter()
+        for i, e in enumerate(self.tx):
+            if self.stop.is_set():
+                break
+            delay = start + i / self.rate - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            now = time.time()
+            self.sent[self.tx_codec.decode(e.value)["transaction_id"]] = now
+            self.produce(self.names.transactions, e.value, e.key, int(now * 1000))
+        with self.lock:
+            self.producer.flush(30)
+
+    def _consume(self) -> None:
+        consumer = Consumer({"bootstrap.servers": BOOTSTRAP, "group.id": f"scale-{uuid.uuid4()}",
+                             "auto.offset.reset": "earliest", "fetch.wait.max.ms": 5})  # fmt: skip
+        consumer.subscribe([self.names.decisions])
+        while not self.stop.is_set():
+            first = consumer.poll(0.05)
+            if first is None:
+                continue
+            arrived = time.time()
+            for m in [first, *consumer.consume(1000, timeout=0)]:
+                if not m.error():
+                    decision = self.codec.decode(m.value())
+                    tx = decision["transaction_id"]
+                    self.copies[tx] += 1
+                    self.received.setdefault(tx, arrived)
+                    self.decisions.setdefault(tx, decision)
+        consumer.close()
+
+
+def owners(group: str, topic: str) -> list[set[int]]:
+    """The partitions of ``topic`` each member of ``group`` owns."""
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": BOOTSTRAP})
+    described = admin.describe_consumer_groups([group])[group].result()
+    return [{tp.partition for tp in member.assignment.topic_partitions if tp.topic == topic}
+            for member in described.members]  # fmt: skip
+
+
+def label_propagation(events: list, store: str, home: Path, trials: int) -> dict[str, object]:
+    names = topics("labels", PARTITIONS)
+    workers = start_workers(names, store, home / "labels", 2, PARTITIONS)
+    tx_codec, label_codec = AvroCodec.for_record("Transaction"), AvroCodec.for_record("Label")
+    lag = DEFAULT_CONFIG.label_lag_ms
+    try:
+        a, b = (sorted(parts) for parts in owners(names.decisions, names.transactions))
+        base = {"amount": 20.0, "currency": "EUR", "merchant_category": "5411", "channel": "POS",
+                "card_country": "BE", "terminal_country": "BE"}  # fmt: skip
+        # yesterday's transactions first: written in event-time order, before any of today's
+        yesterday = int(time.time() * 1000) - DAY_MS
+        seed = Producer({"bootstrap.servers": BOOTSTRAP, **PRODUCER_DEFAULTS})
+        for i in range(trials):
+            old = {**base, "transaction_id": f"bench_old_{i}", "card_id": f"bench_card_a{i}",
+                   "terminal_id": f"bench_term_{i}", "event_time": yesterday + i}  # fmt: skip
+            seed.produce(names.transactions, tx_codec.encode(old), old["card_id"].encode(), timestamp=yesterday + i,
+                         partition=a[0])  # fmt: skip
+        seed.flush(30)
+        with Traffic(names, events, 1000) as traffic:
+            time.sleep(3)  # the workers are caught up with the traffic
+            lags: list[float] = []
+            sampling = threading.Event()
+
+            def sample() -> None:  # each worker's lag for the labels partitions of the other
+                while not sampling.is_set():
+                    for worker in workers:
+                        lag_s = worker_metric(
+                            worker.metrics_port,  # type: ignore[attr-defined]
+                            'fraudstream_worker_label_visibility_lag_seconds{partitions="others"}',
+                        )
+                        if lag_s is not None:
+                            lags.append(lag_s)
+                    time.sleep(0.05)
+
+            sampler = threading.Thread(target=sample, daemon=True)
+            sampler.start()
+            label_sent: dict[str, float] = {}
+            new_sent: dict[str, float] = {}
+            for i in range(trials):
+                terminal, card_a, card_b = f"bench_term_{i}", f"bench_card_a{i}", f"bench_card_b{i}"
+                now = int(time.time() * 1000)
+                label = {"transaction_id": f"bench_old_{i}", "card_id": card_a, "terminal_id": terminal,
+                         "event_time": yesterday + i, "reported_at": now, "is_fraud": True,
+                         "fraud_scenario": None}  # fmt: skip
+                label_sent[f"bench_new_{i}"] = time.time()
+                traffic.produce(names.labels, label_codec.encode(label), card_a.encode(), now, a[0])
+                # the first transaction that counts it, written when its time comes (event-time order)
+                due = now + lag + 1
+                time.sleep(max(0.0, due / 1000 - time.time()))
+                new = {**base, "transaction_id": f"bench_new_{i}", "card_id": card_b, "terminal_id": terminal,
+                       "event_time": due}  # fmt: skip
+                new_sent[f"bench_new_{i}"] = time.time()
+                traffic.produce(names.transactions, tx_codec.encode(new), card_b.encode(), due, b[0])
+            deadline = time.monotonic() + 30
+            while any(tx not in traffic.received for tx in label_sent) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            sampling.set()
+            sampler.join(5)
+    finally:
+        for worker in workers:
+            stop_worker(worker)
+    answered = [tx for tx in label_sent if tx in traffic.received]
+    delays = np.array([traffic.received[tx] - label_sent[tx] for tx in answered]) * 1000
+    waits = np.array([traffic.received[tx] - new_sent[tx] for tx in answered]) * 1000
+    counted = sum(1 for tx in answered if traffic.decisions[tx]["features"]["terminal_recent_risk_1d"] == 1.0)
+
+    def pcts(values: np.ndarray | list[float], scale: float = 1.0) -> list[float]:
+        return [round(float(np.percentile(values, q)) * scale, 1) for q in (50, 99, 100)] if len(values) else []
+
+    return {
+        "trials": trials,
+        "answered": len(answered),
+        "counted_the_label": counted,
+        "label_lag_ms": lag,
+        "label_write_to_decision_of_first_counting_transaction_p50_p99_max_ms": pcts(delays),
+        "that_transactions_event_to_decision_p50_p99_max_ms": pcts(waits),
+        "label_visibility_lag_other_process_p50_p99_max_ms": pcts(lags, 1000.0),
+        "lag_samples": len(lags),
+    }
+
+
+def kill_recovery(events: list, store: str, home: Path, before: float, after: float) -> dict[str, object]:
+    names = topics("kill", PARTITIONS)
+    workers = start_workers(names, store, home / "kill", 2, PARTITIONS)
+    try:
+        with Traffic(names, events, 1000) as traffic:
+            time.sleep(before)
+            killed = time.time()
+            workers[0].send_signal(signal.SIGKILL)
+            workers[0].wait(10)
+            time.sleep(after)
+            deadline = time.monotonic() + 60
+            while len([t for t in traffic.sent if t in traffic.received]) < len(traffic.sent):
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
+    finally:
+        for worker in workers[1:]:
+            stop_worker(worker)
+    late = {tx: traffic.received[tx] - sent for tx, sent in traffic.sent.items() if tx in traffic.received}
+    after_kill = [delay for tx, delay in late.items() if traffic.sent[tx] >= killed]
+    started = min(traffic.sent.values())
+    steady = [delay for tx, delay in late.items() if started + 3 <= traffic.sent[tx] < killed - 1]
+    resumed = [traffic.received[tx] for tx in late if traffic.sent[tx] >= killed]
+    duplicates = sum(copies - 1 for copies in traffic.copies.values())
+    return {
+        "sent": len(traffic.sent),
+        "answered": len(late),
+        "p99_ms_before_kill": round(float(np.percentile(steady, 99)) * 1000, 1) if steady else None,
+        "longest_wait_after_kill_s": round(max(after_kill), 2) if after_kill else None,
+        "kill_to_last_delayed_decision_s": round(max(resumed) - killed, 2) if resumed else None,
+        "decisions_emitted_twice": duplicates,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=100_000, help="transactions for the throughput runs")
+    parser.add_argument("--only", choices=["throughput", "latency", "labels", "kill"])
+    parser.add_argument("--latency-seconds", type=float, default=20.0)
+    add_smoke_flag(parser)
+    args = parser.parse_args()
+    BROKER.start()
+    results: dict[str, object] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp)
+        data = home / "data"
+        size = {"n_customers": 300, "n_terminals": 600, "n_days": 22} if args.smoke else {}
+        generator = GeneratorConfig(**{"n_customers": 5_000, "n_terminals": 10_000, "n_days": 42, **size}, seed=5)
+        generate_to(generator, data, progress=lambda m: None)
+        store = f"file://{home / 'models'}"
+        result = train(TrainConfig(data=data, store_uri=store, report_dir=home / "r", gates=Gates.off()),
+                       progress=lambda m: None)  # fmt: skip
+        ModelRegistry(store).promote(result.version)
+        all_events = list(encoded_events(load_dataset(data), TopicNames()))
+        n_events = 1_500 if args.smoke else args.events
+        tx_positions = [i for i, e in enumerate(all_events) if e.topic == "transactions"]
+        cut = tx_positions[min(n_events, len(tx_positions)) - 1] + 1
+        events, live = all_events[:cut], all_events[cut:]
+        n_tx = sum(1 for e in events if e.topic == "transactions")
+        if args.only in (None, "throughput"):
+            results["throughput"] = [throughput(events, n_tx, store, home, n) for n in (1, 2)]
+            print("throughput", results["throughput"], flush=True)
+        if args.only in (None, "latency"):
+            seconds, warmup = (2.0, 1.0) if args.smoke else (args.latency_seconds, 5.0)
+            rate = 200 if args.smoke else 1000
+            results["latency"] = latency(live, store, home, rate, seconds, warmup, processes=2, partitions=PARTITIONS)
+            print("latency", results["latency"], flush=True)
+        if args.only in (None, "labels"):
+            results["labels"] = label_propagation(live, store, home, 5 if args.smoke else 100)
+            print("labels", results["labels"], flush=True)
+        if args.only in (None, "kill"):
+            results["kill"] = kill_recovery(live, store, home, *((3.0, 15.0) if args.smoke else (10.0, 20.0)))
+            print("kill", results["kill"], flush=True)
+    BROKER.stop()
+    out = results_dir(args.smoke)
+    name = f"scaling-{args.only}.json" if args.only else "scaling.json"
+    (out / name).write_text(json.dumps(results, indent=2, default=float) + "\n")
+    print(json.dumps(results, indent=2, default=float))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
