@@ -109,6 +109,7 @@ class Traffic:
         self.decisions: dict[str, dict] = {}
         self.copies: Counter[str] = Counter()
         self.stop = threading.Event()
+        self.stop_sending = threading.Event()
         self.codec = AvroCodec.for_record("Decision")
         self.tx_codec = AvroCodec.for_record("Transaction")
         self.producer = Producer({"bootstrap.servers": BOOTSTRAP, **PRODUCER_DEFAULTS, "linger.ms": 1})
@@ -135,7 +136,7 @@ class Traffic:
     def _send(self) -> None:
         start = time.perf_counter()
         for i, e in enumerate(self.tx):
-            if self.stop.is_set():
+            if self.stop.is_set() or self.stop_sending.is_set():
                 break
             delay = start + i / self.rate - time.perf_counter()
             if delay > 0:
@@ -266,8 +267,10 @@ def kill_recovery(events: list, store: str, home: Path, before: float, after: fl
             workers[0].send_signal(signal.SIGKILL)
             workers[0].wait(10)
             time.sleep(after)
+            traffic.stop_sending.set()
+            time.sleep(0.5)
             deadline = time.monotonic() + 60
-            while len([t for t in traffic.sent if t in traffic.received]) < len(traffic.sent):
+            while len([t for t in list(traffic.sent) if t in traffic.received]) < len(traffic.sent):
                 if time.monotonic() > deadline:
                     break
                 time.sleep(0.2)
@@ -280,7 +283,9 @@ def kill_recovery(events: list, store: str, home: Path, before: float, after: fl
     steady = [delay for tx, delay in late.items() if started + 3 <= traffic.sent[tx] < killed - 1]
     resumed = [traffic.received[tx] for tx in late if traffic.sent[tx] >= killed]
     duplicates = sum(copies - 1 for copies in traffic.copies.values())
+    logs = [path.read_text(errors="replace") for path in (home / "kill").glob("p*/*.log")]
     return {
+        "commit_timer_overlaps_logged": sum(log.count("Timer commit is overlapping") for log in logs),
         "sent": len(traffic.sent),
         "answered": len(late),
         "p99_ms_before_kill": round(float(np.percentile(steady, 99)) * 1000, 1) if steady else None,

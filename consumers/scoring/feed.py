@@ -39,6 +39,7 @@ rebalance onto a second worker) fail if any of them changes meaning.
 from __future__ import annotations
 
 import asyncio
+import heapq
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
@@ -47,7 +48,7 @@ from typing import Any
 from faust.types import TP
 from faust.types.tuples import ack_lock
 
-from consumers.scoring.alignment import EventTimeAligner, Watermark
+from consumers.scoring.alignment import NEVER, EventTimeAligner, Watermark
 from consumers.scoring.records import InputEvent
 
 #: how often watermarks are published while no records are released (other processes wait on them)
@@ -64,9 +65,30 @@ class FetchedBatch:
     offsets: dict[TP, list[int]] = field(default_factory=dict)
     #: ``time.monotonic()`` when its first records were fetched
     fetched_at: float = field(default_factory=time.monotonic)
-    #: what is applied of each partition number owned here once this batch is: published for the
-    #: other worker processes after the batch's state writes (None: nothing new)
-    watermarks: dict[int, Watermark] | None = None
+    #: 0 for a batch of labels only (it goes before queued batches of transactions: a label may be
+    #: applied early, and the other processes wait on the labels applied here), else 1
+    priority: int = 1
+    #: per partition number owned here, what is applied once this batch is: (up to, idle at) of
+    #: its labels and of its transactions; published for the other worker processes after the
+    #: batch's state writes (None: nothing new)
+    label_marks: dict[int, tuple[int, int]] | None = None
+    tx_marks: dict[int, tuple[int, int]] | None = None
+
+
+class BatchQueue(asyncio.Queue):  # type: ignore[type-arg]
+    """A bounded queue of batches: batches of labels go before queued batches of transactions,
+    each kind in order (asyncio's queues are built to be specialised through these hooks)."""
+
+    def _init(self, maxsize: int) -> None:
+        self._queue: list[tuple[int, int, FetchedBatch]] = []
+        self._seq = 0
+
+    def _put(self, batch: FetchedBatch) -> None:
+        self._seq += 1
+        heapq.heappush(self._queue, (batch.priority, self._seq, batch))
+
+    def _get(self) -> FetchedBatch:
+        return heapq.heappop(self._queue)[2]
 
 
 class BatchFeed:
@@ -87,7 +109,8 @@ class BatchFeed:
         self.order = {topic: rank for rank, topic in enumerate(topics)}
         self.topics = frozenset(self.order)
         self.batch_size = batch_size
-        self.queue: asyncio.Queue[FetchedBatch] = asyncio.Queue(max_queued_batches)
+        self.queue: asyncio.Queue[FetchedBatch] = BatchQueue(max_queued_batches)
+        self.labels_topic = next(iter(self.order))  # the first topic: see the worker
         self.epoch = 0
         #: batches yielded and not yet finished (acked or given up); a rebalance waits for them
         self.in_flight: list[FetchedBatch] = []
@@ -107,9 +130,35 @@ class BatchFeed:
     # -- the fetcher's side --------------------------------------------------------------------
 
     def split(self, events: list[InputEvent], watermarks: dict[int, Watermark] | None = None) -> list[FetchedBatch]:
-        """``events`` as batches of at most ``batch_size``; the last one carries ``watermarks`` if
-        they are new (with no events, a batch of them alone, at most every ``WATERMARK_INTERVAL``)."""
-        batches, now = [], time.monotonic()
+        """``events`` (a release: labels, then transactions) as batches of at most ``batch_size``,
+        the labels in batches of their own that go ahead of queued transactions. New
+        ``watermarks`` ride on the last batch of their kind (with no events, a batch of them
+        alone, at most every ``WATERMARK_INTERVAL``)."""
+        now = time.monotonic()
+        labels = [e for e in events if e.topic == self.labels_topic] if self.aligner is not None else []
+        transactions = [e for e in events if e.topic != self.labels_topic] if labels else events
+        label_batches = self._chunks(labels, 0, now)
+        batches = self._chunks(transactions, 1, now)
+        if watermarks is not None and watermarks != self._published:
+            due = now - self._published_at >= WATERMARK_INTERVAL
+            if label_batches or due:
+                if not label_batches:
+                    label_batches.append(FetchedBatch(self.epoch, [], {}, now, priority=0))
+                label = {p: (w.labels_upto, w.labels_idle_at) for p, w in watermarks.items()}
+                for batch, marks in zip(label_batches, _marks_per_batch(label_batches, label), strict=True):
+                    batch.label_marks = marks
+            if batches or due:
+                if not batches:
+                    batches.append(FetchedBatch(self.epoch, [], {}, now))
+                tx = {p: (w.transactions_upto, w.transactions_idle_at) for p, w in watermarks.items()}
+                for batch, marks in zip(batches, _marks_per_batch(batches, tx), strict=True):
+                    batch.tx_marks = marks
+            if (label_batches or due) and (batches or due):
+                self._published, self._published_at = watermarks, now
+        return label_batches + batches
+
+    def _chunks(self, events: list[InputEvent], priority: int, now: float) -> list[FetchedBatch]:
+        batches = []
         for start in range(0, len(events), self.batch_size):
             chunk = events[start : start + self.batch_size]
             offsets: dict[TP, list[int]] = {}
@@ -119,15 +168,7 @@ class BatchFeed:
                     offsets[tp].append(event.offset)
                 else:
                     offsets[tp] = [event.offset]
-            batches.append(FetchedBatch(self.epoch, chunk, offsets, now))
-        if watermarks is not None and watermarks != self._published:
-            if batches:
-                batches[-1].watermarks = watermarks
-            elif now - self._published_at >= WATERMARK_INTERVAL:
-                batches.append(FetchedBatch(self.epoch, [], {}, now, watermarks))
-            else:
-                return batches
-            self._published, self._published_at = watermarks, now
+            batches.append(FetchedBatch(self.epoch, chunk, offsets, now, priority))
         return batches
 
     # -- the scoring loop's side ----------------------------------------------------------------
@@ -157,7 +198,7 @@ class BatchFeed:
                 if batch.epoch != self.epoch or len(batch.events) + len(more.events) > self.batch_size:
                     held = more  # starts the next batch
                     break
-                batch = _merge(batch, more)
+                batch = _merge(batch, more, self.labels_topic)
             if batch.epoch != self.epoch:
                 continue  # a rebalance while it was filling
             self.in_flight.append(batch)
@@ -238,12 +279,51 @@ class BatchFeed:
         return aligner.release()
 
 
-def _merge(a: FetchedBatch, b: FetchedBatch) -> FetchedBatch:
+def _merge(a: FetchedBatch, b: FetchedBatch, labels_topic: str) -> FetchedBatch:
+    """One batch of both: labels first (a batch of labels taken after one of transactions may hold
+    labels those transactions read), then transactions in order; the marks of both hold after it."""
     offsets = {tp: list(offs) for tp, offs in a.offsets.items()}
     for tp, offs in b.offsets.items():
         offsets.setdefault(tp, []).extend(offs)
-    watermarks = b.watermarks if b.watermarks is not None else a.watermarks
-    return FetchedBatch(a.epoch, a.events + b.events, offsets, a.fetched_at, watermarks)
+    events = a.events + b.events
+    if b.priority < a.priority and b.events:
+        events = b.events + a.events  # labels only: ahead of a's transactions
+    elif any(e.topic == labels_topic for e in b.events):
+        events = [e for e in events if e.topic == labels_topic] + [e for e in events if e.topic != labels_topic]
+    return FetchedBatch(a.epoch, events, offsets, a.fetched_at, min(a.priority, b.priority),
+                        _max_marks(a.label_marks, b.label_marks), _max_marks(a.tx_marks, b.tx_marks))  # fmt: skip
+
+
+def _marks_per_batch(
+    batches: list[FetchedBatch], final: dict[int, tuple[int, int]]
+) -> list[dict[int, tuple[int, int]]]:
+    """What is applied of each partition number after each of ``batches`` (one release, in order),
+    given ``final``, what holds after the last: a partition with records in a later batch is
+    complete only up to the earliest of them, and not idle. A big release then lets the other
+    processes go on as its first batches are applied, not only once all of it is."""
+    out: list[dict[int, tuple[int, int]]] = []
+    later: dict[int, int] = {}  # partition number -> earliest event time in the batches after
+    for batch in reversed(batches):
+        out.append(
+            {p: (min(upto, later[p]), NEVER) if p in later else (upto, idle) for p, (upto, idle) in final.items()}
+        )
+        for event in batch.events:
+            if event.partition not in later or event.timestamp_ms < later[event.partition]:
+                later[event.partition] = event.timestamp_ms
+    out.reverse()
+    return out
+
+
+def _max_marks(
+    a: dict[int, tuple[int, int]] | None, b: dict[int, tuple[int, int]] | None
+) -> dict[int, tuple[int, int]] | None:
+    if a is None or b is None:
+        return a if b is None else b
+    out = dict(a)
+    for p, (upto, idle) in b.items():
+        old = out.get(p)
+        out[p] = (upto, idle) if old is None else (max(old[0], upto), max(old[1], idle))
+    return out
 
 
 def batch_consumer_class(base: type, feed: BatchFeed, fetch_max_wait_ms: int, fetch_min_bytes: int = 1) -> type:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 import struct
 import threading
+import time
 import uuid
 from typing import Any
 
@@ -117,6 +118,15 @@ class ChangelogView:
             self.bytes += len(value) - (len(old) if old is not None else -len(key))
             data[key] = value
 
+    def _caught_up(self, started: float) -> None:
+        keys = sum(len(data) for data in self.data)
+        log.info(
+            f"terminal changelog view caught up: {self.records:,} records read, {keys:,} keys, "
+            f"{self.bytes / 2**20:.1f} MiB of keys and values, in {time.monotonic() - started:.2f} s",
+            extra={"records": self.records, "keys": keys, "bytes": self.bytes},
+        )
+        self.caught_up.set()
+
     def _run(self) -> None:
         """Consume until stopped; a failure (the changelog not created yet, a broker away) is logged
         and the view starts again from the beginning (the other processes' watermarks, and so the
@@ -139,8 +149,9 @@ class ChangelogView:
                 low, high = consumer.get_watermark_offsets(tp, timeout=30)
                 ends[tp.partition] = high if high > low else 0
             behind = {p for p, end in ends.items() if end > 0}
+            started = time.monotonic()
             if not behind:
-                self.caught_up.set()
+                self._caught_up(started)
             consumer.assign([TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in range(self.partitions)])
             apply = self.apply
             while not self._stop.is_set():
@@ -161,6 +172,6 @@ class ChangelogView:
                     if behind and partition in behind:
                         behind.discard(partition)
                         if not behind:
-                            self.caught_up.set()
+                            self._caught_up(started)
         finally:
             consumer.close()

@@ -48,7 +48,7 @@ import faust
 from confluent_kafka import Producer
 
 from consumers.scoring import metrics
-from consumers.scoring.alignment import NEVER, EventTimeAligner
+from consumers.scoring.alignment import NEVER, EventTimeAligner, Watermark
 from consumers.scoring.app import drop_faust_monitor, faust_app, install_batch_feed
 from consumers.scoring.config import WorkerConfig
 from consumers.scoring.delivery import OutputDelivery, PendingBatch
@@ -125,6 +125,8 @@ class ScoringWorker:
         skew_ms = round(config.producer_skew * 1000)
         self.view: ChangelogView | None = None  # made when the agent starts: the changelog exists then
         self._last_head: tuple[str, int, int] | None = None
+        #: partition number -> what is applied of it here: (transactions up to, idle at, labels up to, idle at)
+        self._applied: dict[int, list[int]] = {}
         aligner = EventTimeAligner(
             config.topics.labels, max_held=config.held_per_partition, skew_ms=skew_ms,
             label_lag_ms=DEFAULT_CONFIG.label_lag_ms, partition_count=config.partitions, foreign=self._watermark,
@@ -188,7 +190,7 @@ class ScoringWorker:
         if processor.models.maybe_reload():
             metrics.MODEL_RELOADS.inc()
         result = processor.process(batch.events, self.state)
-        return self.delivery.produce(result, started, batch.watermarks)
+        return self.delivery.produce(result, started, self._watermarks_after(batch))
 
     async def complete_batch(self, batch: FetchedBatch, pending: PendingBatch) -> None:
         try:
@@ -253,9 +255,22 @@ class ScoringWorker:
         assignment = consumer.assignment() if consumer is not None else set()
         owned = frozenset(tp.partition for tp in assignment if tp.topic == self.config.topics.transactions)
         self.feed.shared = len(owned) < self.config.partitions
+        self._applied = {}  # what this process publishes starts afresh with its partitions
         metrics.OWNED_PARTITIONS.set(len(owned))
         if self.processor is not None:
             self.processor.set_owned(owned)
+
+    def _watermarks_after(self, batch: FetchedBatch) -> dict[int, Watermark] | None:
+        """What is applied of each owned partition once ``batch`` is (its labels and its
+        transactions may come from different releases: batches of labels go first)."""
+        if batch.label_marks is None and batch.tx_marks is None:
+            return None
+        applied = self._applied
+        for marks, at in ((batch.tx_marks, 0), (batch.label_marks, 2)):
+            for partition, (upto, idle) in (marks or {}).items():
+                slot = applied.setdefault(partition, [NEVER, NEVER, NEVER, NEVER])
+                slot[at], slot[at + 1] = max(slot[at], upto), max(slot[at + 1], idle)
+        return {partition: Watermark(*slot) for partition, slot in applied.items()}
 
     def _watermark(self, partition: int) -> Any:
         return None if self.view is None else self.view.watermark(partition)

@@ -196,3 +196,31 @@ def test_states_are_read_from_the_store_once_then_served_from_the_cache(tiny_mod
     third = processor.process([event(TX.encode(tx_record(2, card="card_1", minutes=10)), b"card_1", 2)], state)
     assert len(state.reads) == 4
     assert third.scored[0].vector[FEATURE_NAMES.index("card_count_1h")] == 2.0  # the second is not stored
+
+
+def test_terminal_partials_of_partitions_owned_elsewhere_are_read_afresh_every_batch(processor) -> None:
+    """Another process owns partition 1: its partial of the terminal comes from ``foreign`` (the
+    changelog view), never from the local store, and a newer value is seen by the next batch."""
+    from consumers.scoring.processor import terminal_key
+    from features.definitions import DAY_MS, DEFAULT_CONFIG
+
+    yesterday = int(T0.timestamp() * 1000) - DAY_MS
+    foreign_state = TerminalState()
+    foreign_state.apply_transaction("elsewhere_1", yesterday, DEFAULT_CONFIG)
+    view = {terminal_key("term_1", 1): foreign_state.to_bytes()}
+    processor.foreign = lambda key, partition: view.get(key) if partition == 1 else None
+    processor.set_owned(frozenset({0, 2}))
+    state = TableState.in_memory()
+    stale = TerminalState()  # what a standby copy in the local store might hold: never read
+    for i in range(5):
+        stale.apply_transaction(f"stale_{i}", yesterday, DEFAULT_CONFIG)
+    state.stores["terminal"].put_many([(terminal_key("term_1", 1), stale.to_bytes(), 1)])
+
+    def count(i: int) -> float:
+        result = processor.process([event(TX.encode(tx_record(i)), b"card_a", i)], state)
+        return DEC.decode(result.decisions[0].value)["features"]["terminal_recent_count_1d"]
+
+    assert count(0) == 1.0
+    foreign_state.apply_transaction("elsewhere_2", yesterday, DEFAULT_CONFIG)
+    view[terminal_key("term_1", 1)] = foreign_state.to_bytes()
+    assert count(1) == 2.0
