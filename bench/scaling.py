@@ -105,6 +105,7 @@ def view_start_up(changelog: str) -> dict[str, object]:
     from consumers.scoring.terminal_view import ChangelogView
 
     view = ChangelogView({"bootstrap.servers": BOOTSTRAP}, changelog, PARTITIONS)
+    view.set_partitions(range(PARTITIONS))  # what a process sees when the others own everything
     started = time.monotonic()
     view.start()
     view.caught_up.wait(300)

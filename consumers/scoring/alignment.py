@@ -43,8 +43,8 @@ this process had fetched a record at or after ``x`` by ``C - skew`` (the rule ab
 foreign fetch time). A watermark is published after the state writes it covers, in the same
 changelog partition, so a process that has read the watermark has read that state.
 
-Within a partition, records are released in offset order (a record out of event-time order counts
-as at its partition's newest time so far); memory stays bounded: a partition holding more than
+Within a partition, records are released in offset order; partitions are looked at one head at a
+time, so a partition that waits holds back no other. Memory stays bounded: a partition holding more than
 ``max_held`` records is reported by :meth:`EventTimeAligner.ahead`, and the feed pauses it.
 """
 
@@ -95,12 +95,14 @@ class PartitionProgress:
     the smallest real one: a record out of event-time order is held at its partition's newest
     time, but until it is applied its partition is not complete up to that time)."""
 
-    __slots__ = ("_minima", "_seq", "complete_as_of", "held", "newest")
+    __slots__ = ("_minima", "_seq", "complete_as_of", "events", "held", "newest")
 
     def __init__(self) -> None:
         self.newest = NEVER
         self.complete_as_of = NEVER
         self.held: deque[int] = deque()
+        #: the held transactions, in offset order
+        self.events: deque[InputEvent] = deque()
         #: (sequence, event time) candidates for the smallest real event time held (a sliding minimum)
         self._minima: deque[tuple[int, int]] = deque()
         self._seq = 0
@@ -154,8 +156,9 @@ class EventTimeAligner:
         self.partition_count = partition_count
         self.foreign = foreign
         self.progress: dict[SourcePartition, PartitionProgress] = {}
-        #: (effective event time, partition, offset, event) of held transactions
-        self._held: list[tuple[int, int, int, InputEvent]] = []
+        #: (event time, partition, topic) of the first held transaction of each partition holding any
+        self._held: list[tuple[int, int, str]] = []
+        self._count = 0
         #: labels added since the last release: released at once
         self._labels: list[InputEvent] = []
         #: fetch times (ascending) and the newest event time fetched by each
@@ -181,7 +184,7 @@ class EventTimeAligner:
 
     def clear(self) -> None:
         """Forget held records and progress (a rebalance or stop: the records are read again)."""
-        self._held, self._labels = [], []
+        self._held, self._labels, self._count = [], [], 0
         self.progress = {tp: PartitionProgress() for tp in self.progress}
 
     def add(self, events: Iterable[InputEvent], fetched_at: int) -> None:
@@ -203,9 +206,11 @@ class EventTimeAligner:
             if event.topic == labels_topic:
                 labels.append(event)
             else:
-                effective = state.newest  # offset order within a partition, whatever the timestamps
-                state.hold(effective, ts)
-                heapq.heappush(self._held, (effective, event.partition, event.offset, event))
+                state.hold(ts, ts)
+                state.events.append(event)
+                self._count += 1
+                if len(state.events) == 1:
+                    heapq.heappush(self._held, (ts, event.partition, event.topic))
         self._note_frontier(fetched_at, newest)
 
     def at_end(self, tp: SourcePartition, as_of: int) -> None:
@@ -240,34 +245,50 @@ class EventTimeAligner:
 
     def release(self) -> list[InputEvent]:
         """The labels added since the last release, then the held transactions whose reads are
-        all applied, in event-time order."""
+        all applied: each partition's in offset order, partitions merged in event-time order.
+
+        Partitions are looked at one head at a time, earliest first; a head that must wait holds
+        back only its own partition, so a record written out of event-time order (or read again
+        after a seek) never blocks the others, nor their watermarks, behind a later one.
+        """
         out, self._labels = self._labels, []
-        held = self._held
-        if not held:
+        heads = self._held
+        if not heads:
             return out
         labels_topic, lag, skew = self.labels_topic, self.label_lag_ms, self.skew_ms
-        own_bounds = {tp: self.complete_upto(tp) for tp in self.progress}
+        own_bounds = [(tp, self.complete_upto(tp)) for tp in self.progress]
         foreign = [self._foreign(p) for p in self._foreign_numbers]
-        while held:
-            ts, partition, _, event = held[0]
+        if any(mark is None for mark in foreign):
+            return out
+        foreign_bounds = [
+            (max(m.labels_upto, self.frontier(m.labels_idle_at - skew)),
+             max(m.transactions_upto, self.frontier(m.transactions_idle_at - skew)))
+            for m in foreign if m is not None
+        ]  # fmt: skip
+        waiting = []
+        while heads:
+            ts, partition, topic = heapq.heappop(heads)
             day_start, known_before = ts - ts % DAY_MS, ts - lag
-            for (topic, p), upto in own_bounds.items():
-                if topic == labels_topic:
-                    if upto < known_before:
-                        return out
-                elif p != partition and upto < day_start:
-                    return out
-            for mark in foreign:
-                if mark is None:
-                    return out
-                if max(mark.labels_upto, self.frontier(mark.labels_idle_at - skew)) < known_before:
-                    return out
-                if max(mark.transactions_upto, self.frontier(mark.transactions_idle_at - skew)) < day_start:
-                    return out
-            heapq.heappop(held)
-            self.progress[(event.topic, partition)].release_one()
-            out.append(event)
+            ready = all(
+                (upto >= known_before) if t == labels_topic else (p == partition or upto >= day_start)
+                for (t, p), upto in own_bounds
+            ) and all(labels >= known_before and txs >= day_start for labels, txs in foreign_bounds)
+            if not ready:
+                waiting.append((ts, partition, topic))
+                continue
+            state = self.progress[(topic, partition)]
+            out.append(state.events.popleft())
+            state.release_one()
+            self._count -= 1
+            if state.events:
+                heapq.heappush(heads, (state.events[0].timestamp_ms, partition, topic))
+        for head in waiting:
+            heapq.heappush(heads, head)
         return out
+
+    def _foreign(self, partition: int) -> Watermark | None:
+        assert self.foreign is not None
+        return self.foreign(partition)
 
     def labels_complete_upto(self) -> tuple[int | None, int | None]:
         """The event time up to which every labels partition is known complete and applied: of the
@@ -289,14 +310,16 @@ class EventTimeAligner:
         """(topic, partition, offset) of the oldest held transaction, or None."""
         if not self._held:
             return None
-        event = self._held[0][3]
+        _, partition, topic = self._held[0]
+        event = self.progress[(topic, partition)].events[0]
         return event.topic, event.partition, event.offset
 
     def waiting_on(self) -> str | None:
         """Why the oldest held transaction waits (for the log), or None if nothing is held."""
         if not self._held:
             return None
-        ts, partition, _, event = self._held[0]
+        ts, partition, topic = self._held[0]
+        event = self.progress[(topic, partition)].events[0]
         day_start, known_before = ts - ts % DAY_MS, ts - self.label_lag_ms
         reasons = []
         for tp in self.progress:
@@ -316,11 +339,7 @@ class EventTimeAligner:
                 reasons.append(f"labels partition {p} of another process up to {labels} < {known_before}")
             if txs < day_start:
                 reasons.append(f"transactions partition {p} of another process up to {txs} < {day_start}")
-        return f"{len(self._held)} held from {event.topic}[{partition}] at {ts}: " + ("; ".join(reasons) or "-")
-
-    def _foreign(self, partition: int) -> Watermark | None:
-        assert self.foreign is not None
-        return self.foreign(partition)
+        return f"{self._count} held from {event.topic}[{partition}] at {ts}: " + ("; ".join(reasons) or "-")
 
     def watermarks(self) -> dict[int, Watermark]:
         """What has been released of each partition number owned here, for the other processes.
@@ -350,4 +369,4 @@ class EventTimeAligner:
 
     @property
     def held(self) -> int:
-        return len(self._held)
+        return self._count

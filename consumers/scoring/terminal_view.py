@@ -4,7 +4,7 @@ A terminal's transactions and labels arrive on every source partition (the topic
 card), so its state is kept as one partial per (terminal, source partition), each written only by
 the process that owns that partition (``processor.py``), and its features add the partials up. A
 process reads the partials of its own partitions from its table store; :class:`ChangelogView`
-gives it the others: a consumer outside the group, assigned every partition of the terminal
+gives it the others: a consumer outside the group, assigned those partitions of the terminal
 changelog from the beginning, that keeps the newest value of every key and, per partition, the
 newest :class:`~consumers.scoring.alignment.Watermark` its owner wrote.
 
@@ -12,13 +12,14 @@ A watermark is written to a changelog partition after the state writes of the ba
 (``delivery.py``); a partition's records are read in order, so when the view holds a watermark
 it holds every write the watermark covers. Writes that come later are of later records, and a
 transaction's features never read a later record, so reading more than the watermark covers is
-harmless. Watermarks are shown only once the view has read each partition to the end it had
-when the view started: before that, compaction may have removed a key's older value that the
-watermark covers while the newer value is still unread.
+harmless.
 
-Memory is the terminal table's size (the view also holds this process's own partitions, so a
-partition that moves to another process is current here at once); start-up reads the compacted
-changelog once (both measured in BENCHMARKS.md).
+The view reads only the partitions other processes own (one process alone reads nothing): a
+partition that another process takes over is read from the beginning, and its watermark is shown
+once the view has read it to the end it had then (before that, compaction may have removed a
+key's older value that the watermark covers while the newer value is still unread); one this
+process takes over is forgotten. Memory is the others' share of the terminal table; start-up
+reads their compacted changelog partitions once (both measured in BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import struct
 import threading
 import time
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
@@ -75,6 +77,11 @@ class ChangelogView:
         }
         self.data: list[dict[bytes, bytes]] = [{} for _ in range(partitions)]
         self._watermarks: list[Watermark | None] = [None] * partitions
+        #: the partitions to read (those other processes own), set from any thread
+        self.wanted: frozenset[int] = frozenset()
+        #: the wanted partitions read to the end they had when their reading began
+        self.ready: set[int] = set()
+        #: set whenever every wanted partition is ready
         self.caught_up = threading.Event()
         self.records = 0
         self.bytes = 0
@@ -91,12 +98,19 @@ class ChangelogView:
         if self._thread is not None:
             self._thread.join(timeout)
 
+    def set_partitions(self, partitions: Iterable[int]) -> None:
+        """Read these partitions (the ones other processes own) and no others: a partition that
+        joins is read from the beginning, one that leaves is forgotten (this process owns it)."""
+        self.wanted = frozenset(partitions)
+        if self.wanted - self.ready:
+            self.caught_up.clear()
+
     def get(self, key: bytes, partition: int) -> bytes | None:
         return self.data[partition].get(key)
 
     def watermark(self, partition: int) -> Watermark | None:
         """What the owner of ``partition`` has applied (None: nothing known yet)."""
-        return self._watermarks[partition] if self.caught_up.is_set() else None
+        return self._watermarks[partition] if partition in self.ready else None
 
     def apply(self, partition: int, key: bytes | None, value: bytes | None) -> None:
         """One changelog record, in partition order."""
@@ -118,14 +132,24 @@ class ChangelogView:
             self.bytes += len(value) - (len(old) if old is not None else -len(key))
             data[key] = value
 
-    def _caught_up(self, started: float) -> None:
-        keys = sum(len(data) for data in self.data)
-        log.info(
-            f"terminal changelog view caught up: {self.records:,} records read, {keys:,} keys, "
-            f"{self.bytes / 2**20:.1f} MiB of keys and values, in {time.monotonic() - started:.2f} s",
-            extra={"records": self.records, "keys": keys, "bytes": self.bytes},
-        )
-        self.caught_up.set()
+    def _ready(self, partition: int, started: float) -> None:
+        self.ready.add(partition)
+        if self.wanted <= self.ready and not self.caught_up.is_set():
+            keys = sum(len(data) for data in self.data)
+            log.info(
+                f"terminal changelog view caught up on partitions {sorted(self.wanted)}: {self.records:,} records "
+                f"read, {keys:,} keys, {self.bytes / 2**20:.1f} MiB of keys and values, "
+                f"in {time.monotonic() - started:.2f} s",
+                extra={"records": self.records, "keys": keys, "bytes": self.bytes},
+            )
+            self.caught_up.set()
+
+    def _forget(self, partition: int) -> None:
+        self.ready.discard(partition)
+        self._watermarks[partition] = None
+        data = self.data[partition]
+        self.bytes -= sum(len(k) + len(v) for k, v in data.items())
+        self.data[partition] = {}
 
     def _run(self) -> None:
         """Consume until stopped; a failure (the changelog not created yet, a broker away) is logged
@@ -141,37 +165,54 @@ class ChangelogView:
 
     def _consume(self) -> None:
         consumer = Consumer(self.config)
-        self.caught_up.clear()
+        for partition in range(self.partitions):
+            self._forget(partition)
+        assigned: set[int] = set()
+        ends: dict[int, int] = {}
+        started = time.monotonic()
         try:
-            tps = [TopicPartition(self.topic, p) for p in range(self.partitions)]
-            ends = {}
-            for tp in tps:
-                low, high = consumer.get_watermark_offsets(tp, timeout=30)
-                ends[tp.partition] = high if high > low else 0
-            behind = {p for p, end in ends.items() if end > 0}
-            started = time.monotonic()
-            if not behind:
-                self._caught_up(started)
-            consumer.assign([TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in range(self.partitions)])
             apply = self.apply
             while not self._stop.is_set():
+                wanted = self.wanted
+                if wanted != assigned:
+                    started = time.monotonic()
+                    self._reassign(consumer, assigned, set(wanted), ends, started)
+                    assigned = set(wanted)
+                if not assigned:
+                    self._stop.wait(self.poll_timeout)
+                    continue
                 for message in consumer.consume(10_000, self.poll_timeout):
                     error = message.error()
-                    partition = message.partition()
-                    if partition is None:
+                    number = message.partition()
+                    if number is None or number not in assigned:
                         continue
+                    partition = number
                     if error is not None:
                         if error.code() != KafkaError._PARTITION_EOF:
                             log.warning(f"terminal changelog view: {error}")
-                            continue
-                    else:
-                        apply(partition, message.key(), message.value())
-                        self.records += 1
-                        if behind and (message.offset() or 0) + 1 < ends[partition]:
-                            continue
-                    if behind and partition in behind:
-                        behind.discard(partition)
-                        if not behind:
-                            self._caught_up(started)
+                        elif partition not in self.ready:
+                            self._ready(partition, started)
+                        continue
+                    apply(partition, message.key(), message.value())
+                    self.records += 1
+                    if partition not in self.ready and (message.offset() or 0) + 1 >= ends[partition]:
+                        self._ready(partition, started)
         finally:
             consumer.close()
+
+    def _reassign(self, consumer: Any, assigned: set[int], wanted: set[int], ends: dict[int, int],
+                  started: float) -> None:  # fmt: skip
+        gone, new = assigned - wanted, wanted - assigned
+        if gone:
+            consumer.incremental_unassign([TopicPartition(self.topic, p) for p in gone])
+            for partition in gone:
+                self._forget(partition)
+        if new:
+            for partition in new:
+                self._forget(partition)
+                low, high = consumer.get_watermark_offsets(TopicPartition(self.topic, partition), timeout=30)
+                ends[partition] = high if high > low else 0
+            consumer.incremental_assign([TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in new])
+            for partition in new:
+                if ends[partition] == 0:
+                    self._ready(partition, started)

@@ -255,6 +255,8 @@ class ScoringWorker:
         assignment = consumer.assignment() if consumer is not None else set()
         owned = frozenset(tp.partition for tp in assignment if tp.topic == self.config.topics.transactions)
         self.feed.shared = len(owned) < self.config.partitions
+        if self.view is not None:
+            self.view.set_partitions(p for p in range(self.config.partitions) if p not in owned)
         self._applied = {}  # what this process publishes starts afresh with its partitions
         metrics.OWNED_PARTITIONS.set(len(owned))
         if self.processor is not None:

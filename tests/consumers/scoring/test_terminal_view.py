@@ -26,8 +26,8 @@ def test_the_newest_value_of_each_key_wins_and_a_tombstone_removes_it() -> None:
 def test_watermarks_are_hidden_until_caught_up_and_only_ever_grow() -> None:
     view = _view()
     view.apply(1, WATERMARK_KEY, encode_watermark(Watermark(100, NEVER, 90, 5)))
-    assert view.watermark(1) is None  # still reading what was there at start
-    view.caught_up.set()
+    assert view.watermark(1) is None  # still reading what was there when its reading began
+    view.ready.add(1)
     assert view.watermark(1) == Watermark(100, NEVER, 90, 5)
     # a new owner restarts from the committed offsets and reports less: both are true
     view.apply(1, WATERMARK_KEY, encode_watermark(Watermark(50, 7, 95, 3)))
