@@ -52,20 +52,15 @@ from bench.worker import (
     start_workers,
     stop_worker,
     topics,
+    trained_dataset,
     wait_size,
     worker_metric,
 )
 from features.definitions import DAY_MS, DEFAULT_CONFIG
 from fraudstream.kafka import PRODUCER_DEFAULTS
 from fraudstream.settings import TopicNames
-from producers.adapters import load_dataset
-from producers.config import GeneratorConfig
-from producers.generator import generate_to
 from producers.replay import encoded_events
-from registry import ModelRegistry
 from schemas.codec import AvroCodec
-from trainer.config import Gates, TrainConfig
-from trainer.train import train
 
 PARTITIONS = 4
 
@@ -325,15 +320,8 @@ def main() -> int:
     results: dict[str, object] = {}
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
-        data = home / "data"
-        size = {"n_customers": 300, "n_terminals": 600, "n_days": 22} if args.smoke else {}
-        generator = GeneratorConfig(**{"n_customers": 5_000, "n_terminals": 10_000, "n_days": 42, **size}, seed=5)
-        generate_to(generator, data, progress=lambda m: None)
-        store = f"file://{home / 'models'}"
-        result = train(TrainConfig(data=data, store_uri=store, report_dir=home / "r", gates=Gates.off()),
-                       progress=lambda m: None)  # fmt: skip
-        ModelRegistry(store).promote(result.version)
-        all_events = list(encoded_events(load_dataset(data), TopicNames()))
+        store, dataset = trained_dataset(home, args.smoke)
+        all_events = list(encoded_events(dataset, TopicNames()))
         n_events = 1_500 if args.smoke else args.events
         tx_positions = [i for i, e in enumerate(all_events) if e.topic == "transactions"]
         cut = tx_positions[min(n_events, len(tx_positions)) - 1] + 1

@@ -29,6 +29,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -386,6 +387,19 @@ def latency(
     }
 
 
+def trained_dataset(home: Path, smoke: bool) -> tuple[str, Any]:
+    """The benchmarks' dataset under ``home`` and the model store with a production model trained on it."""
+    data = home / "data"
+    size = {"n_customers": 300, "n_terminals": 600, "n_days": 22} if smoke else {}
+    generator = GeneratorConfig(**{"n_customers": 5_000, "n_terminals": 10_000, "n_days": 42, **size}, seed=5)
+    generate_to(generator, data, progress=lambda m: None)
+    store = f"file://{home / 'models'}"
+    result = train(TrainConfig(data=data, store_uri=store, report_dir=home / "r", gates=Gates.off()),
+                   progress=lambda m: None)  # fmt: skip
+    ModelRegistry(store).promote(result.version)
+    return store, load_dataset(data)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=100_000, help="transactions for the throughput runs")
@@ -417,15 +431,7 @@ def main() -> int:
     results: dict[str, object] = {}
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
-        data = home / "data"
-        size = {"n_customers": 300, "n_terminals": 600, "n_days": 22} if args.smoke else {}
-        generator = GeneratorConfig(**{"n_customers": 5_000, "n_terminals": 10_000, "n_days": 42, **size}, seed=5)
-        generate_to(generator, data, progress=lambda m: None)
-        store = f"file://{home / 'models'}"
-        result = train(TrainConfig(data=data, store_uri=store, report_dir=home / "r", gates=Gates.off()),
-                       progress=lambda m: None)  # fmt: skip
-        ModelRegistry(store).promote(result.version)
-        dataset = load_dataset(data)
+        store, dataset = trained_dataset(home, args.smoke)
         all_events = list(encoded_events(dataset, TopicNames()))
         tx_positions = [i for i, e in enumerate(all_events) if e.topic == "transactions"]
         cut = tx_positions[min(args.events, len(tx_positions)) - 1] + 1

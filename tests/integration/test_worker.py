@@ -390,12 +390,8 @@ def test_a_second_worker_joining_and_leaving_mid_stream_loses_nothing_and_hands_
                 assert second.wait(60) == 0, second.log_tail()
             time.sleep(0.3)
 
-        def complete() -> bool:
-            if topic_size(bootstrap_servers, topics.decisions) < n:
-                return False
-            return len({d["transaction_id"] for d in decisions(bootstrap_servers, topics.decisions)}) == n
-
-        wait_for(complete, 240, "a decision for every transaction after two rebalances", first)
+        wait_for(_complete(bootstrap_servers, topics.decisions, n), 240,
+                 "a decision for every transaction after two rebalances", first)  # fmt: skip
         got = decisions(bootstrap_servers, topics.decisions)
         stats = _check_against_batch(scenario, got)
         print(f"rebalance test: {json.dumps(stats)} for {n} transactions")
