@@ -120,6 +120,17 @@ class PartitionProgress:
             self._minima.popleft()
         self._seq += 1
 
+    def rebuild(self, events: list[InputEvent]) -> None:
+        """Hold exactly ``events`` (in offset order)."""
+        self.held.clear()
+        self.events.clear()
+        self._minima.clear()
+        self._seq = 0
+        for event in events:
+            self.hold(event.timestamp_ms, event.timestamp_ms)
+            self.events.append(event)
+            self.newest = max(self.newest, event.timestamp_ms)
+
     def earliest_held(self) -> int | None:
         """The smallest event time among the held records (None: none held)."""
         return self._minima[0][1] if self._minima else None
@@ -206,12 +217,28 @@ class EventTimeAligner:
             if event.topic == labels_topic:
                 labels.append(event)
             else:
+                if state.events and event.offset <= state.events[-1].offset:
+                    self._rewound(tp, state, event.offset)
+                    state.newest = max(state.newest, ts)
                 state.hold(ts, ts)
                 state.events.append(event)
                 self._count += 1
                 if len(state.events) == 1:
                     heapq.heappush(self._held, (ts, event.partition, event.topic))
         self._note_frontier(fetched_at, newest)
+
+    def _rewound(self, tp: SourcePartition, state: PartitionProgress, offset: int) -> None:
+        """``tp`` was sought back to ``offset``: its held records from there on come again (kept,
+        they would sit behind later records, and the partition's watermark with them), and what
+        it delivered or was at the end of no longer bounds what it can deliver."""
+        kept = [event for event in state.events if event.offset < offset]
+        self._count -= len(state.events) - len(kept)
+        state.newest, state.complete_as_of = NEVER, NEVER
+        state.rebuild(kept)
+        self._held = [head for head in self._held if (head[2], head[1]) != tp]
+        if kept:
+            self._held.append((kept[0].timestamp_ms, tp[1], tp[0]))
+        heapq.heapify(self._held)
 
     def at_end(self, tp: SourcePartition, as_of: int) -> None:
         """``tp`` had delivered everything below its high watermark in the fetch response at ``as_of``."""

@@ -384,7 +384,9 @@ def test_a_second_worker_joining_and_leaving_mid_stream_loses_nothing_and_hands_
         second.start()
         for i, chunk in enumerate(chunks[1:], start=1):
             produce(bootstrap_servers, chunk)
-            if i == len(chunks) // 2:  # the second worker has had time to join: it must be scoring
+            if i == len(chunks) // 3:
+                wait_for(lambda: _assigned(second), 120, "partitions on the second worker", second)
+            if i == len(chunks) // 2:  # chunks were written to its partitions since: it must be scoring
                 wait_for(lambda: _scored(second) > 0, 120, "decisions from the second worker", second)
                 second.signal(signal.SIGTERM)
                 assert second.wait(60) == 0, second.log_tail()

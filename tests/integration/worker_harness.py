@@ -111,6 +111,16 @@ class WorkerProcess:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as response:
             return str(response.read().decode())
 
+    def progress(self) -> str:
+        """The worker's own metrics of what it owns, holds and has scored (for a failure's message)."""
+        try:
+            text = self.metrics()
+        except OSError as exc:
+            return f"metrics unreadable: {exc}"
+        wanted = ("fraudstream_worker_owned_partitions", "fraudstream_worker_held_transactions",
+                  "fraudstream_worker_events_total", "fraudstream_worker_label_visibility_lag_seconds")  # fmt: skip
+        return "\n".join(line for line in text.splitlines() if line.startswith(wanted))
+
     def log_tail(self, chars: int = 4000) -> str:
         return self.log_path.read_text(errors="replace")[-chars:] if self.log_path.exists() else ""
 
@@ -143,7 +153,8 @@ def wait_for(predicate: Callable[[], bool], timeout: float, what: str, worker: W
             )
         time.sleep(0.25)
     raise AssertionError(
-        f"timed out after {timeout:.0f} s waiting for {what}" + (f":\n{worker.log_tail()}" if worker else "")
+        f"timed out after {timeout:.0f} s waiting for {what}"
+        + (f":\n{worker.log_tail()}\n{worker.progress()}" if worker else "")
     )
 
 

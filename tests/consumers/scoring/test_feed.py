@@ -308,3 +308,57 @@ def test_drain_survives_a_seek_on_partitions_revoked_meanwhile() -> None:
     assert asyncio.run(run()) == 0  # nothing delivered while the flow is stopped
     (warning,) = warnings
     assert "No current assignment" in warning
+
+
+def test_drain_takes_no_source_records_between_an_assignment_and_the_seek_to_committed_offsets() -> None:
+    # Faust resumes the source partitions before it seeks them to their committed offsets; a fetch
+    # in between reads from the previous assignment's offsets, and the seek delivers those records
+    # again, behind later ones. Only the changelogs (recovery) go on meanwhile.
+    from consumers.scoring.feed import drain
+
+    tx0, changelog = TP(TX, 0), TP("card-state-changelog", 0)
+    consumer = FakeDrainConsumer(
+        {tx0: [record(TX, 0, o) for o in (7, 8)], changelog: [record(changelog.topic, 0, 0)]}, read_offsets={tx0: 7}
+    )
+
+    async def run() -> int:
+        feed = BatchFeed([TX], batch_size=10)
+        feed.sought = False
+        await drain(consumer, SimpleNamespace(_stopped=asyncio.Event()), feed)
+        return feed.queue.qsize()
+
+    assert asyncio.run(run()) == 0
+    assert consumer.callback_got == [(changelog.topic, 0)]
+    assert consumer._read_offset[tx0] == 7  # untouched: the seek sets it
+
+
+def test_an_assignment_stops_source_records_until_the_seek_that_ends_recovery() -> None:
+    from consumers.scoring.feed import batch_consumer_class
+
+    calls: list[str] = []
+
+    class Base:
+        flow_active = False
+
+        async def on_partitions_assigned(self, assigned: set, generation_id: int = 0) -> None:
+            calls.append("assigned")
+
+        async def perform_seek(self) -> None:
+            calls.append("seek")
+
+    feed = BatchFeed([TX], batch_size=10)
+    consumer = batch_consumer_class(Base, feed, fetch_max_wait_ms=10)()
+
+    async def run() -> list[bool]:
+        states = [feed.sought]
+        await consumer.on_partitions_assigned({TP(TX, 0)}, 2)
+        states.append(feed.sought)
+        await consumer.perform_seek()  # drain's, while the flow is stopped
+        states.append(feed.sought)
+        consumer.flow_active = True
+        await consumer.perform_seek()  # recovery's last step
+        states.append(feed.sought)
+        return states
+
+    assert asyncio.run(run()) == [True, False, False, True]
+    assert calls == ["assigned", "seek", "seek"]
