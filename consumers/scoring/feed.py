@@ -23,10 +23,12 @@ What Faust did per event is done per batch:
   partition back to its committed offset after a rebalance, as it clears its own stream buffers)
   and waits for the batches in flight to be acked;
 * **after an assignment** Faust resumes the source partitions *before* it seeks them to their
-  committed offsets (end of table recovery). What a fetch returns in between is read from the
-  previous assignment's read offsets (a partition kept across the rebalance skips the records it
-  had fetched but not processed) and is delivered again after the seek, behind later records; so
-  source records are taken only once that seek is done (``BatchFeed.sought``);
+  committed offsets (end of table recovery), so what a fetch returns in between (read from the
+  committed offsets too: a revocation forgets the read offsets) comes again after the seek. Those
+  records may be processed twice (a duplicate decision is identical); the aligner drops what it
+  holds of a partition from the offset it goes back to (``EventTimeAligner.add``), so a record
+  never waits behind its own later copy. Dropping the fetch instead is not safe: the seek runs in
+  the consumer's thread, and a fetch from the new positions may return before it is reported done;
 * **order**: within a fetch, the records of each partition stay in offset order, and the
   source topics come in the feed's order (the worker puts labels first: a label's features count
   only once it is reported, so applying it early is harmless, and a transaction scored before a
@@ -131,9 +133,6 @@ class BatchFeed:
         self.shared = False
         self._published: dict[int, Watermark] | None = None
         self._published_at = 0.0
-        #: False from an assignment until the source partitions are sought to their committed
-        #: offsets (see :func:`drain`)
-        self.sought = True
 
     # -- the fetcher's side --------------------------------------------------------------------
 
@@ -357,16 +356,6 @@ def batch_consumer_class(base: type, feed: BatchFeed, fetch_max_wait_ms: int, fe
             await feed.drop_and_wait()
             await super().wait_empty()
 
-        async def on_partitions_assigned(self, assigned: Any, generation_id: int = 0) -> None:
-            feed.sought = False
-            await super().on_partitions_assigned(assigned, generation_id)
-
-        async def perform_seek(self) -> None:
-            await super().perform_seek()
-            # the seek that ends a recovery runs with the flow resumed (the one in drain, without)
-            if self.flow_active:
-                feed.sought = True
-
         async def _drain_messages(self, fetcher: Any) -> None:  # pragma: no cover - runs in the worker
             feed.consumer = self
             await drain(self, fetcher, feed)
@@ -421,8 +410,6 @@ async def drain(consumer: Any, fetcher: Any, feed: BatchFeed) -> None:
                             )
                             read_offset[tp] = record.offset
                     continue
-                if not feed.sought:
-                    continue  # read again from the committed offsets once sought: see below
                 r_offset = read_offset[tp]
                 events: list[InputEvent] = []
                 for record in tp_records:
@@ -437,7 +424,7 @@ async def drain(consumer: Any, fetcher: Any, feed: BatchFeed) -> None:
                     r_offset = offset
                 read_offset[tp] = r_offset
                 fetched.append((events, fetch_times.fetched_at(tp) if fetch_times else 0))
-            if consumer.app.consumer_generation_id != generation or feed.epoch != epoch or not feed.sought:
+            if consumer.app.consumer_generation_id != generation or feed.epoch != epoch:
                 continue  # a rebalance began meanwhile: these partitions are re-read from commits
             progress = {}
             if fetch_times is not None:

@@ -423,12 +423,6 @@ def _complete(bootstrap_servers: str, topic: str, n: int) -> Callable[[], bool]:
 MULTI = 4  # partitions of the multi-process tests: never a multiple of the process count
 
 
-@pytest.mark.xfail(
-    reason="issue 14, open: after the kill -9 and restart the two processes sometimes wait on each other for "
-    "good (one holds an early record of a partition behind later ones, likely records fetched before a seek "
-    "left in the aligner); when it completes, every decision equals batch scoring",
-    strict=False,
-)
 def test_two_processes_a_join_a_kill_and_a_restart_over_four_partitions_give_batch_decisions(
     scenario, bootstrap_servers, topic_factory, tmp_path
 ) -> None:
