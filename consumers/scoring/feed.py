@@ -133,6 +133,11 @@ class BatchFeed:
         self.shared = False
         self._published: dict[int, Watermark] | None = None
         self._published_at = 0.0
+        #: set (from any thread, through the loop) when another process's watermark moved: held
+        #: transactions may go now, not only once the next fetch returns (:func:`drain`)
+        self.marks_moved = asyncio.Event()
+        #: one release at a time goes into the queue, so each partition's records stay in order
+        self._releasing = asyncio.Lock()
 
     # -- the fetcher's side --------------------------------------------------------------------
 
@@ -266,6 +271,26 @@ class BatchFeed:
         self.paused.clear()  # Faust resumes the partitions it reassigns
         await self.idle.wait()
 
+    async def release(
+        self,
+        fetched: list[tuple[list[InputEvent], int]] | None = None,
+        progress: dict[TP, int | None] | None = None,
+        epoch: int | None = None,
+    ) -> None:
+        """Queue what may be processed now: of ``fetched`` (with ``progress``, see :meth:`aligned`), or,
+        with neither, of the records held (another process's watermark moved). Nothing is queued
+        if a rebalance moved the epoch on since ``epoch``."""
+        async with self._releasing:
+            if epoch is not None and epoch != self.epoch:
+                return
+            if fetched is None:
+                released = self.aligner.release() if self.aligner is not None else []
+            else:
+                released = self.aligned(fetched, progress or {})
+            watermarks = self.aligner.watermarks() if self.aligner is not None and self.shared else None
+            for batch in self.split(released, watermarks):
+                await self.queue.put(batch)
+
     def aligned(self, fetched: list[tuple[list[InputEvent], int]], progress: dict[TP, int | None]) -> list[InputEvent]:
         """The records to process now: as fetched without an aligner, else those it releases.
 
@@ -370,6 +395,7 @@ async def drain(consumer: Any, fetcher: Any, feed: BatchFeed) -> None:
     acks_enabled_for = consumer.app.topics.acks_enabled_for
     commit_every = consumer._commit_every
     stopping: Callable[[], bool] = lambda: consumer._stopped.is_set() or fetcher._stopped.is_set()  # noqa: E731
+    waker = asyncio.ensure_future(release_when_marks_move(consumer, feed))
     try:
         while not stopping():
             # records held for alignment wait on the other partitions' next fetch, not a second
@@ -429,10 +455,7 @@ async def drain(consumer: Any, fetcher: Any, feed: BatchFeed) -> None:
             progress = {}
             if fetch_times is not None:
                 progress = fetch_times.at_end({tp for tp in consumer.assignment() if tp.topic in feed.topics})
-            released = feed.aligned(fetched, progress)
-            watermarks = feed.aligner.watermarks() if feed.aligner is not None and feed.shared else None
-            for batch in feed.split(released, watermarks):
-                await feed.queue.put(batch)
+            await feed.release(fetched, progress, epoch)
             if feed.aligner is not None:
                 pause_the_partitions_ahead(consumer, feed)
             if commit_every is not None and consumer._n_acked >= commit_every:
@@ -451,6 +474,22 @@ async def drain(consumer: Any, fetcher: Any, feed: BatchFeed) -> None:
     except Exception as exc:
         consumer.log.exception("Drain messages raised: %r", exc)
         raise
+    finally:
+        waker.cancel()
+
+
+async def release_when_marks_move(consumer: Any, feed: BatchFeed) -> None:
+    """Release held records whenever another process's watermark moves.
+
+    The fetch loop releases after each fetch, but a fetch may take far longer than its wait (a
+    resumed partition's large response is decoded in the consumer's thread): at a UTC day boundary
+    of a fast replay both processes waited on each other there, half a second per day.
+    """
+    while True:
+        await feed.marks_moved.wait()
+        feed.marks_moved.clear()
+        if feed.aligner is not None and feed.aligner.held and consumer.flow_active:
+            await feed.release(epoch=feed.epoch)
 
 
 class FetchState:

@@ -29,7 +29,7 @@ import struct
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
@@ -88,6 +88,10 @@ class ChangelogView:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.error: BaseException | None = None
+        #: called from the view's thread after what it read moved a shown watermark (the worker
+        #: wakes its aligner: a transaction waiting on another process goes as soon as it may)
+        self.on_watermark: Callable[[], None] | None = None
+        self._moved = False
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="terminal-view", daemon=True)
@@ -120,7 +124,10 @@ class ChangelogView:
             if value is not None:
                 new = decode_watermark(value)
                 known = self._watermarks[partition]
-                self._watermarks[partition] = new if known is None else known.merge(new)
+                merged = new if known is None else known.merge(new)
+                if merged != known:
+                    self._watermarks[partition] = merged
+                    self._moved = self._moved or partition in self.ready
             return
         data = self.data[partition]
         if value is None:
@@ -134,6 +141,7 @@ class ChangelogView:
 
     def _ready(self, partition: int, started: float) -> None:
         self.ready.add(partition)
+        self._moved = True
         if self.wanted <= self.ready and not self.caught_up.is_set():
             keys = sum(len(data) for data in self.data)
             log.info(
@@ -197,6 +205,10 @@ class ChangelogView:
                     self.records += 1
                     if partition not in self.ready and (message.offset() or 0) + 1 >= ends[partition]:
                         self._ready(partition, started)
+                if self._moved:
+                    self._moved = False
+                    if self.on_watermark is not None:
+                        self.on_watermark()
         finally:
             consumer.close()
 

@@ -37,6 +37,7 @@ a duplicate decision is identical to the first except for ``decision_time``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import time
@@ -170,6 +171,13 @@ class ScoringWorker:
                 {"bootstrap.servers": self.config.bootstrap_servers}, self.changelogs[TERMINAL_TABLE],
                 self.config.partitions,
             )  # fmt: skip
+            loop = asyncio.get_running_loop()
+
+            def wake() -> None:  # from the view's thread
+                with contextlib.suppress(RuntimeError):  # the loop closed: the worker is stopping
+                    loop.call_soon_threadsafe(self.feed.marks_moved.set)
+
+            self.view.on_watermark = wake
             self.view.start()
         if self.processor is None:
             watch = ModelWatch(self.registry, interval=self.config.reload_interval, on_change=self._on_model)

@@ -308,3 +308,45 @@ def test_drain_survives_a_seek_on_partitions_revoked_meanwhile() -> None:
     assert asyncio.run(run()) == 0  # nothing delivered while the flow is stopped
     (warning,) = warnings
     assert "No current assignment" in warning
+
+
+def test_held_records_go_when_another_process_s_watermark_moves_without_waiting_for_a_fetch() -> None:
+    # A fetch can take far longer than its wait (a resumed partition's big response is decoded in
+    # the consumer's thread); held transactions that wait only on another process go as soon as its
+    # watermark moves (at every UTC day boundary of a fast replay, both processes waited there).
+    from consumers.scoring.alignment import NEVER, EventTimeAligner, Watermark
+    from consumers.scoring.feed import drain
+
+    day = 10 * 86_400_000
+    marks: dict[int, Watermark] = {1: Watermark(day - 1, NEVER, day + 10, NEVER)}  # partition 1: another process
+    aligner = EventTimeAligner("labels", [(TX, 0)], partition_count=2, foreign=marks.get)
+    feed = BatchFeed(["labels", TX], batch_size=10, aligner=aligner)
+    feed.shared = True
+    tx0 = TP(TX, 0)
+    consumer = FakeDrainConsumer({tx0: [SimpleNamespace(offset=0, key=b"k", value=b"v", timestamp=day + 5)]})
+    fetches = [consumer.fetch]
+    queued_while_fetching: list[int] = []
+
+    async def wait_next_records(timeout: float) -> tuple[dict, None]:
+        if fetches:
+            return fetches.pop(), None
+        if queued_while_fetching:
+            consumer._stopped.set()
+            return {}, None
+        marks[1] = Watermark(day, NEVER, day + 10, NEVER)  # the other process finished day 9
+        feed.marks_moved.set()
+        await asyncio.sleep(0.2)  # a slow fetch
+        queued = [feed.queue.get_nowait() for _ in range(feed.queue.qsize())]
+        queued_while_fetching.append(sum(len(batch.events) for batch in queued))
+        return {}, None
+
+    consumer._wait_next_records = wait_next_records  # type: ignore[method-assign]
+    no_fetch_state = SimpleNamespace(_subscription=SimpleNamespace(subscription=None))
+    consumer._thread = SimpleNamespace(_ensure_consumer=lambda: no_fetch_state)  # type: ignore[attr-defined]
+    consumer.assignment = lambda: {tx0}  # type: ignore[attr-defined]
+
+    async def run() -> None:
+        await drain(consumer, SimpleNamespace(_stopped=asyncio.Event()), feed)
+
+    asyncio.run(run())
+    assert queued_while_fetching == [1]

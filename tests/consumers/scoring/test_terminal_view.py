@@ -34,3 +34,14 @@ def test_watermarks_are_hidden_until_caught_up_and_only_ever_grow() -> None:
     assert view.watermark(1) == Watermark(100, 7, 95, 5)
     assert view.watermark(0) is None
     assert view.get(WATERMARK_KEY, 1) is None  # not a state key
+
+
+def test_a_watermark_that_moves_once_shown_is_signalled_one_that_does_not_is_not() -> None:
+    view = _view()
+    view.apply(1, WATERMARK_KEY, encode_watermark(Watermark(100, NEVER, 90, 5)))
+    assert not view._moved  # hidden still
+    view.ready.add(1)
+    view.apply(1, WATERMARK_KEY, encode_watermark(Watermark(100, NEVER, 90, 5)))
+    assert not view._moved  # the same again
+    view.apply(1, WATERMARK_KEY, encode_watermark(Watermark(50, NEVER, 95, 5)))
+    assert view._moved  # labels moved on: the worker's aligner is woken after this read
