@@ -44,8 +44,10 @@ foreign fetch time). A watermark is published after the state writes it covers, 
 changelog partition, so a process that has read the watermark has read that state.
 
 Within a partition, records are released in offset order; partitions are looked at one head at a
-time, so a partition that waits holds back no other. Memory stays bounded: a partition holding more than
-``max_held`` records is reported by :meth:`EventTimeAligner.ahead`, and the feed pauses it.
+time, so a partition that waits holds back no other. A partition whose offsets go back (a seek to
+the committed offsets after a rebalance) drops what it holds from there: those records come again.
+Memory stays bounded: a partition holding more than ``max_held`` records is reported by
+:meth:`EventTimeAligner.ahead`, and the feed pauses it.
 """
 
 from __future__ import annotations

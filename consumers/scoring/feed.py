@@ -11,7 +11,8 @@ the worker must sustain, while the fetches it starts from arrive an order of mag
 table recovery, pausing source partitions until the tables are recovered, flow control during
 rebalances, offset commits) and changes one thing: records of the *source topics* go, a whole
 fetch at a time, into a :class:`BatchFeed` as :class:`~consumers.scoring.processor.InputEvent`
-lists; every other record (changelogs for recovery and standbys) takes Faust's own path.
+lists; a standby changelog partition's records are applied to its store a fetch at a time
+(:func:`apply_standby`); every other record (changelogs during recovery) takes Faust's own path.
 
 What Faust did per event is done per batch:
 
@@ -57,6 +58,7 @@ from faust.types.tuples import ack_lock
 
 from consumers.scoring.alignment import NEVER, EventTimeAligner, Watermark
 from consumers.scoring.records import InputEvent
+from consumers.scoring.state_store import StateStore
 
 #: how often watermarks are published while no records are released (other processes wait on them)
 WATERMARK_INTERVAL = 0.05
@@ -138,6 +140,8 @@ class BatchFeed:
         self.marks_moved = asyncio.Event()
         #: one release at a time goes into the queue, so each partition's records stay in order
         self._releasing = asyncio.Lock()
+        #: changelog topic -> the store its standby partitions are applied to, in bulk (:func:`apply_standby`)
+        self.standby_stores: dict[str, StateStore] = {}
 
     # -- the fetcher's side --------------------------------------------------------------------
 
@@ -426,7 +430,10 @@ async def drain(consumer: Any, fetcher: Any, feed: BatchFeed) -> None:
                 if active is not None and tp not in active and tp not in consumer._buffered_partitions:
                     continue
                 if tp.topic not in feed.topics:
-                    for record in tp_records:  # Faust's own path: changelogs, recovery, standbys
+                    store = feed.standby_stores.get(tp.topic)
+                    if store is not None:
+                        tp_records = apply_standby(consumer.app.tables.recovery, store, tp, tp_records, read_offset)
+                    for record in tp_records:  # Faust's own path: changelogs, recovery
                         if consumer.app.consumer_generation_id != generation or not consumer.flow_active:
                             break  # as Faust's getmany
                         r_offset = read_offset[tp]
@@ -476,6 +483,41 @@ async def drain(consumer: Any, fetcher: Any, feed: BatchFeed) -> None:
         raise
     finally:
         waker.cancel()
+
+
+def apply_standby(recovery: Any, store: StateStore, tp: TP, records: list[Any], read_offset: Any) -> list[Any]:
+    """Apply a fetch of a standby changelog partition to ``store`` in one write; return what is
+    left for Faust's own path (everything during a recovery; from the first tombstone on).
+
+    Faust hands each changelog record to its recovery task one at a time (an event, a queue, a
+    buffer), on the event loop: with two processes, each a standby of the other's tables, that
+    took most of the loop (a fast replay ran at 1.07x of one process; without standbys, 1.58x).
+    The store gets the same values in offset order: Faust's buffered standby records are applied
+    first, and its recovery task skips the queued ones, older than ``standby_offsets`` now says.
+    """
+    if tp not in recovery.standby_tps or recovery.in_recovery:
+        return records
+    seen, r_offset = recovery.standby_offsets.get(tp), read_offset[tp]
+    writes: list[tuple[bytes, bytes, int]] = []
+    last = None
+    rest: list[Any] = []
+    for index, record in enumerate(records):
+        offset = record.offset
+        if (r_offset is not None and offset < r_offset) or (seen is not None and offset <= seen):
+            continue
+        if record.value is None:  # a deletion: Faust's path applies it
+            rest = records[index:]
+            break
+        writes.append((record.key, record.value, tp.partition))
+        last = offset
+    if last is not None:
+        if any(recovery.buffers.values()):
+            recovery.flush_buffers()
+        store.put_many(writes)
+        store.set_changelog_offset(tp.partition, last)
+        recovery.standby_offsets[tp] = last
+        read_offset[tp] = last
+    return rest
 
 
 async def release_when_marks_move(consumer: Any, feed: BatchFeed) -> None:

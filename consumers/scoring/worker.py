@@ -144,6 +144,7 @@ class ScoringWorker:
         self.changelogs = changelogs = {
             name: table.changelog_topic.get_topic_name() for name, table in self.tables.items()
         }
+        self.feed.standby_stores = {changelogs[name]: self.state.stores[name] for name in self.tables}
         self.producer = Producer({"bootstrap.servers": config.bootstrap_servers, **PRODUCER_DEFAULTS, "linger.ms": 2})
         self.delivery = OutputDelivery(self.producer, config.topics, changelogs)
         self.registry = ModelRegistry(config.model_store)

@@ -350,3 +350,56 @@ def test_held_records_go_when_another_process_s_watermark_moves_without_waiting_
 
     asyncio.run(run())
     assert queued_while_fetching == [1]
+
+
+class FakeRecovery:
+    """What ``apply_standby`` uses of Faust's Recovery."""
+
+    def __init__(self, standby: set, in_recovery: bool = False) -> None:
+        from collections import Counter
+
+        self.standby_tps, self.in_recovery = standby, in_recovery
+        self.standby_offsets: Counter = Counter()
+        self.buffers: dict[str, list] = {"card-state": []}
+        self.flushed: list[list] = []
+
+    def flush_buffers(self) -> None:
+        for buffer in self.buffers.values():
+            self.flushed.append(list(buffer))
+            buffer.clear()
+
+
+def changelog(partition: int, offset: int, value: bytes | None) -> SimpleNamespace:
+    return SimpleNamespace(offset=offset, key=f"k{offset}".encode(), value=value)
+
+
+def test_a_standby_fetch_is_applied_in_one_write_after_faust_s_buffered_records_and_in_offset_order() -> None:
+    from consumers.scoring.feed import apply_standby
+    from consumers.scoring.state_store import MemoryStore
+
+    tp = TP("card-state-changelog", 1)
+    recovery, store = FakeRecovery({tp}), MemoryStore()
+    recovery.standby_offsets[tp] = 4  # Faust's recovery task had taken offsets up to 4
+    recovery.buffers["card-state"].append("offset 4, not yet applied")
+    read_offset: defaultdict = defaultdict(lambda: None)
+    records = [changelog(1, o, f"v{o}".encode()) for o in (3, 4, 5, 6)]
+    assert apply_standby(recovery, store, tp, records, read_offset) == []
+    assert recovery.flushed == [["offset 4, not yet applied"]]  # before the newer values
+    assert store.data == {b"k5": b"v5", b"k6": b"v6"}  # 3 and 4 were Faust's
+    assert recovery.standby_offsets[tp] == 6  # Faust's task skips what it still has queued
+    assert read_offset[tp] == 6
+
+
+def test_a_standby_tombstone_and_everything_during_recovery_take_faust_s_path() -> None:
+    from consumers.scoring.feed import apply_standby
+    from consumers.scoring.state_store import MemoryStore
+
+    tp = TP("card-state-changelog", 1)
+    recovery, store = FakeRecovery({tp}), MemoryStore()
+    records = [changelog(1, 0, b"a"), changelog(1, 1, None), changelog(1, 2, b"c")]
+    assert apply_standby(recovery, store, tp, records, defaultdict(lambda: None)) == records[1:]
+    assert store.data == {b"k0": b"a"}
+    recovering = FakeRecovery({tp}, in_recovery=True)
+    assert apply_standby(recovering, MemoryStore(), tp, records, defaultdict(lambda: None)) == records
+    active = FakeRecovery(set())  # an active partition's changelog (its recovery): Faust's
+    assert apply_standby(active, MemoryStore(), tp, records, defaultdict(lambda: None)) == records
