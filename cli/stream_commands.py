@@ -15,7 +15,7 @@ __all__ = ["WORKER_TUNING", "register", "worker_config"]
 
 #: ``fraudstream worker`` flags passed to :class:`WorkerConfig` only when given
 WORKER_TUNING = ("batch_size", "batch_wait", "fetch_max_wait", "fetch_min_bytes", "reload_interval", "scoring_threads",
-                 "producer_skew")  # fmt: skip
+                 "producer_skew", "standby_replicas")  # fmt: skip
 WORKER_FLAGS = ("app_id", "shadow", *WORKER_TUNING)
 DRIFT_FLAGS = ("group_id", "window", "grace", "window_events", "close_idle_after", "stop_idle_after")
 THRESHOLD_FLAGS = ("psi_warn", "psi_alert", "ks_threshold", "ks_alpha")
@@ -179,6 +179,16 @@ def register(sub: Any) -> None:
             "linger.ms and a margin): how long an idle partition holds the others back",
             WorkerConfig,
             "producer_skew",
+        ),
+    )
+    wk.add_argument(
+        "--standby-replicas",
+        type=int,
+        help=default_help(
+            "other worker processes that keep a warm copy of each partition's tables (0: a process taking a "
+            "partition over restores its tables from the changelog; faster scoring, slower failover)",
+            WorkerConfig,
+            "standby_replicas",
         ),
     )
     wk.add_argument("--shadow", choices=["river"], help="score with a River challenger in shadow")

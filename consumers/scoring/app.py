@@ -38,6 +38,7 @@ def faust_app(config: WorkerConfig) -> faust.App:
         producer_linger_ms=5,
         stream_buffer_maxsize=max(4096, config.batch_size * 4),
         table_cleanup_interval=3600.0,
+        table_standby_replicas=config.standby_replicas,
     )
 
 

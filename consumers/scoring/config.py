@@ -37,6 +37,10 @@ class WorkerConfig(BaseModel):
     commit_interval: float = Field(default=1.0, gt=0)
     #: a crashed worker's partitions move after this long (Faust's default of 60 s is slow to fail over)
     session_timeout: float = Field(default=10.0, gt=0)
+    #: other processes keeping a warm copy of each partition's tables for failover (Faust's
+    #: ``table_standby_replicas``); each process then also applies the others' changelog writes
+    #: (the cost, and the failover time either way: BENCHMARKS.md)
+    standby_replicas: int = Field(default=1, ge=0)
     #: a shadow model scored beside the champion: ``river``, or none
     shadow: Literal["river"] | None = None
     #: the local table stores (RocksDB): one folder per worker process

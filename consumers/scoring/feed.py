@@ -532,6 +532,7 @@ async def release_when_marks_move(consumer: Any, feed: BatchFeed) -> None:
         feed.marks_moved.clear()
         if feed.aligner is not None and feed.aligner.held and consumer.flow_active:
             await feed.release(epoch=feed.epoch)
+            pause_the_partitions_ahead(consumer, feed)  # a partition drained below half resumes now
 
 
 class FetchState:

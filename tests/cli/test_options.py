@@ -48,6 +48,11 @@ def test_worker_flags_override_the_config_defaults_only_when_given(monkeypatch, 
     )
     assert (tuned.batch_size, tuned.fetch_min_bytes, tuned.batch_wait) == (10, 1, defaults.batch_wait)
     assert tuned.data_dir == str(tmp_path / "worker" / "a")  # each app id its own state folder
+    standbys = worker_config(parser.parse_args(["worker", "--standby-replicas", "0"]))
+    assert (standbys.standby_replicas, defaults.standby_replicas) == (0, 1)
+    from consumers.scoring.app import faust_app
+
+    assert faust_app(standbys).conf.table_standby_replicas == 0  # reaches Faust
 
 
 def test_a_bad_value_is_refused_with_the_field_and_the_value() -> None:
