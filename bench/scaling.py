@@ -1,6 +1,6 @@
 """Scoring with several worker processes: throughput, latency, label propagation, kill -9 recovery.
 
-    uv run python bench/scaling.py [--events 100000] [--only throughput|latency|labels|kill]
+    uv run python bench/scaling.py [--events 100000] [--only throughput|latency|labels|kill] [--worker-args ...]
 
 All on 4 partitions, the workers at their defaults, on the bench broker (``bench/harness.py``):
 
@@ -46,6 +46,7 @@ from bench.harness import add_smoke_flag, results_dir
 from bench.worker import (
     BOOTSTRAP,
     BROKER,
+    WORKER_ARGS,
     decision_times,
     latency,
     produce_all,
@@ -314,8 +315,10 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=100_000, help="transactions for the throughput runs")
     parser.add_argument("--only", choices=["throughput", "latency", "labels", "kill"])
     parser.add_argument("--latency-seconds", type=float, default=20.0)
+    parser.add_argument("--worker-args", default="", help="extra flags for every worker, e.g. '--standby-replicas 0'")
     add_smoke_flag(parser)
     args = parser.parse_args()
+    WORKER_ARGS.extend(args.worker_args.split())
     BROKER.start()
     results: dict[str, object] = {}
     with tempfile.TemporaryDirectory() as tmp:
