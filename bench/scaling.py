@@ -33,20 +33,20 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Producer
 
 from bench.harness import add_smoke_flag, results_dir
 from bench.worker import (
     BOOTSTRAP,
     BROKER,
     WORKER_ARGS,
+    consume_decisions,
     decision_times,
     latency,
     produce_all,
@@ -124,7 +124,6 @@ class Traffic:
         self.copies: Counter[str] = Counter()
         self.stop = threading.Event()
         self.stop_sending = threading.Event()
-        self.codec = AvroCodec.for_record("Decision")
         self.tx_codec = AvroCodec.for_record("Transaction")
         self.producer = Producer({"bootstrap.servers": BOOTSTRAP, **PRODUCER_DEFAULTS, "linger.ms": 1})
         self.lock = threading.Lock()
@@ -162,22 +161,13 @@ class Traffic:
             self.producer.flush(30)
 
     def _consume(self) -> None:
-        consumer = Consumer({"bootstrap.servers": BOOTSTRAP, "group.id": f"scale-{uuid.uuid4()}",
-                             "auto.offset.reset": "earliest", "fetch.wait.max.ms": 5})  # fmt: skip
-        consumer.subscribe([self.names.decisions])
-        while not self.stop.is_set():
-            first = consumer.poll(0.05)
-            if first is None:
-                continue
-            arrived = time.time()
-            for m in [first, *consumer.consume(1000, timeout=0)]:
-                if not m.error():
-                    decision = self.codec.decode(m.value())
-                    tx = decision["transaction_id"]
-                    self.copies[tx] += 1
-                    self.received.setdefault(tx, arrived)
-                    self.decisions.setdefault(tx, decision)
-        consumer.close()
+        consume_decisions(self.names.decisions, self.stop, self._arrived)
+
+    def _arrived(self, decision: dict, at: float) -> None:
+        tx = decision["transaction_id"]
+        self.copies[tx] += 1
+        self.received.setdefault(tx, at)
+        self.decisions.setdefault(tx, decision)
 
 
 def owners(group: str, topic: str) -> list[set[int]]:

@@ -28,6 +28,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -278,6 +279,27 @@ def start_workers(
         time.sleep(0.5)
 
 
+def consume_decisions(topic: str, stop: threading.Event, arrived: Callable[[dict[str, Any], float], None]) -> None:
+    """Call ``arrived(decision, wall time it was received)`` for every decision of ``topic`` until ``stop``."""
+    codec = AvroCodec.for_record("Decision")
+    consumer = Consumer({"bootstrap.servers": BOOTSTRAP, "group.id": f"decisions-{uuid.uuid4()}",
+                         "auto.offset.reset": "earliest", "fetch.wait.max.ms": 5})  # fmt: skip
+    consumer.subscribe([topic])
+    try:
+        while not stop.is_set():
+            # poll returns as soon as one decision is there; consume(n, timeout) would wait for n
+            # or the timeout and add up to that timeout to every measured latency
+            first = consumer.poll(0.05)
+            if first is None:
+                continue
+            at = time.time()
+            for m in [first, *consumer.consume(1000, timeout=0)]:
+                if not m.error():
+                    arrived(codec.decode(m.value()), at)
+    finally:
+        consumer.close()
+
+
 def latency(
     events: list, store: str, home: Path, rate: float, seconds: float, warmup: float,
     processes: int = 1, partitions: int = 3,
@@ -286,7 +308,6 @@ def latency(
     state), and p99 over the whole run too (a just-started worker, new partitions and producer ids)."""
     names = topics(f"latency{int(rate)}", partitions)
     tx_events = [e for e in events if "transactions" in e.topic]
-    codec = AvroCodec.for_record("Decision")
     workers = start_workers(names, store, home, processes, partitions)
     process = workers[0]
     sent: dict[str, float] = {}
@@ -294,25 +315,11 @@ def latency(
     decided: dict[str, float] = {}  # the worker's decision_time: when it began the event's batch
     stop = threading.Event()
 
-    def consume() -> None:
-        consumer = Consumer({"bootstrap.servers": BOOTSTRAP, "group.id": f"lat-{uuid.uuid4()}",
-                             "auto.offset.reset": "earliest", "fetch.wait.max.ms": 5})  # fmt: skip
-        consumer.subscribe([names.decisions])
-        while not stop.is_set():
-            # poll returns as soon as one decision is there; consume(n, timeout) would wait for n
-            # or the timeout and add up to that timeout to every measured latency
-            first = consumer.poll(0.05)
-            if first is None:
-                continue
-            arrived = time.time()
-            for m in [first, *consumer.consume(1000, timeout=0)]:
-                if not m.error():
-                    decision = codec.decode(m.value())
-                    received[decision["transaction_id"]] = arrived
-                    decided[decision["transaction_id"]] = decision["decision_time"].timestamp()
-        consumer.close()
+    def arrived(decision: dict[str, Any], at: float) -> None:
+        received[decision["transaction_id"]] = at
+        decided[decision["transaction_id"]] = decision["decision_time"].timestamp()
 
-    thread = threading.Thread(target=consume, daemon=True)
+    thread = threading.Thread(target=consume_decisions, args=(names.decisions, stop, arrived), daemon=True)
     thread.start()
     try:
         tx_codec = AvroCodec.for_record("Transaction")

@@ -491,7 +491,7 @@ def apply_standby(recovery: Any, store: StateStore, tp: TP, records: list[Any], 
 
     Faust hands each changelog record to its recovery task one at a time (an event, a queue, a
     buffer), on the event loop: with two processes, each a standby of the other's tables, that
-    took most of the loop (a fast replay ran at 1.07x of one process; without standbys, 1.58x).
+    path held the fetch loop for seconds at a time (BENCHMARKS.md).
     The store gets the same values in offset order: Faust's buffered standby records are applied
     first, and its recovery task skips the queued ones, older than ``standby_offsets`` now says.
     """
@@ -524,8 +524,8 @@ async def release_when_marks_move(consumer: Any, feed: BatchFeed) -> None:
     """Release held records whenever another process's watermark moves.
 
     The fetch loop releases after each fetch, but a fetch may take far longer than its wait (a
-    resumed partition's large response is decoded in the consumer's thread): at a UTC day boundary
-    of a fast replay both processes waited on each other there, half a second per day.
+    resumed partition's large response is decoded in the consumer's thread): at every UTC day
+    boundary of a fast replay both processes waited on each other there (BENCHMARKS.md).
     """
     while True:
         await feed.marks_moved.wait()

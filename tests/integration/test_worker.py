@@ -7,7 +7,7 @@ import math
 import signal
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -378,19 +378,11 @@ def test_a_second_worker_joining_and_leaving_mid_stream_loses_nothing_and_hands_
                            "--state-store", "memory://", partitions=3)  # fmt: skip
     chunks = [events[i : i + 1000] for i in range(0, len(events), 1000)]
     try:
-        first.start()
-        produce(bootstrap_servers, chunks[0])
-        wait_for(lambda: topic_size(bootstrap_servers, topics.decisions) > 0, 120, "first decisions", first)
-        second.start()
-        for i, chunk in enumerate(chunks[1:], start=1):
-            produce(bootstrap_servers, chunk)
-            if i == len(chunks) // 3:
-                wait_for(lambda: _assigned(second), 120, "partitions on the second worker", second)
+        for i in _produced_while_a_second_joins(bootstrap_servers, topics, chunks, first, second, pause=0.3):
             if i == len(chunks) // 2:  # chunks were written to its partitions since: it must be scoring
                 wait_for(lambda: _scored(second) > 0, 120, "decisions from the second worker", second)
                 second.signal(signal.SIGTERM)
                 assert second.wait(60) == 0, second.log_tail()
-            time.sleep(0.3)
 
         wait_for(_complete(bootstrap_servers, topics.decisions, n), 240,
                  "a decision for every transaction after two rebalances", first)  # fmt: skip
@@ -400,6 +392,24 @@ def test_a_second_worker_joining_and_leaving_mid_stream_loses_nothing_and_hands_
     finally:
         second.stop()
         first.stop()
+
+
+def _produced_while_a_second_joins(
+    bootstrap_servers: str, topics: TopicNames, chunks: list, first: WorkerProcess, second: WorkerProcess,
+    pause: float,
+) -> Iterator[int]:  # fmt: skip
+    """Start ``first`` on ``chunks[0]``, then ``second``, and write the other chunks ``pause`` seconds
+    apart, yielding each one's index once written; from a third of them on, ``second`` owns partitions."""
+    first.start()
+    produce(bootstrap_servers, chunks[0])
+    wait_for(lambda: topic_size(bootstrap_servers, topics.decisions) > 0, 120, "first decisions", first)
+    second.start()
+    for i, chunk in enumerate(chunks[1:], start=1):
+        produce(bootstrap_servers, chunk)
+        if i == len(chunks) // 3:
+            wait_for(lambda: _assigned(second), 120, "partitions on the second worker", second)
+        yield i
+        time.sleep(pause)
 
 
 def _scored(worker: WorkerProcess) -> float:
@@ -441,20 +451,12 @@ def test_two_processes_a_join_a_kill_and_a_restart_over_four_partitions_give_bat
     (tmp_path / "b").mkdir()
     chunks = [events[i : i + 2000] for i in range(0, len(events), 2000)]
     try:
-        a.start()
-        produce(bootstrap_servers, chunks[0])
-        wait_for(lambda: topic_size(bootstrap_servers, topics.decisions) > 0, 120, "first decisions", a)
-        b.start()
-        for i, chunk in enumerate(chunks[1:], start=1):
-            produce(bootstrap_servers, chunk)
-            if i == len(chunks) // 3:
-                wait_for(lambda: _assigned(b), 120, "partitions on the second worker", b)
+        for i in _produced_while_a_second_joins(bootstrap_servers, topics, chunks, a, b, pause=0.2):
             if i == len(chunks) // 2:
                 wait_for(lambda: _scored(b) > 0, 120, "decisions from the second worker", b)
                 a.kill()
             if i == 2 * len(chunks) // 3:
                 a.start()
-            time.sleep(0.2)
         wait_for(_complete(bootstrap_servers, topics.decisions, n), 300, "a decision for every transaction", a)
         stats = _check_against_batch(scenario, decisions(bootstrap_servers, topics.decisions))
         print(f"two processes, join, kill -9, restart: {json.dumps(stats)} for {n} transactions")
