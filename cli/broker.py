@@ -7,6 +7,9 @@ first start, starts ``java kafka.Kafka`` detached with small-machine heap settin
 an admin client can list topics. Starting an already running broker is a no-op; stopping sends
 SIGTERM (a clean controlled shutdown) and escalates to SIGKILL only after a timeout.
 
+With ``secure_port`` the broker also listens there with TLS and SASL (SCRAM or PLAIN), with a CA,
+certificate and users of its own (``cli/broker_security.py``).
+
 Docker users get the same broker from ``docker-compose.yml`` instead.
 """
 
@@ -24,6 +27,7 @@ from pathlib import Path
 
 from confluent_kafka.admin import AdminClient
 
+from cli.broker_security import SecurityFiles, add_scram_users, listener_properties
 from fraudstream.errors import FraudstreamError
 from fraudstream.settings import PROJECT_ROOT
 
@@ -56,10 +60,22 @@ class LocalBroker:
     home: Path
     port: int = 9092
     controller_port: int = 9093
+    #: a SASL_SSL listener on 127.0.0.1 at this port too (None: plaintext only)
+    secure_port: int | None = None
 
     @property
     def bootstrap_servers(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def secure_bootstrap_servers(self) -> str:
+        if self.secure_port is None:
+            raise BrokerError("this broker has no secured listener: start it with a secure port")
+        return f"127.0.0.1:{self.secure_port}"
+
+    @property
+    def security_files(self) -> SecurityFiles:
+        return SecurityFiles(self.home / "security")
 
     @property
     def data_dir(self) -> Path:
@@ -102,9 +118,19 @@ class LocalBroker:
     def render_config(self) -> None:
         template = string.Template((INFRA_DIR / "server.properties.template").read_text())
         self.home.mkdir(parents=True, exist_ok=True)
-        self.config_file.write_text(
-            template.substitute(port=self.port, controller_port=self.controller_port, data_dir=self.data_dir)
+        secure = f",SASL_SSL://127.0.0.1:{self.secure_port}" if self.secure_port is not None else ""
+        text = template.substitute(
+            port=self.port, controller_port=self.controller_port, data_dir=self.data_dir, secure_listener=secure
         )
+        if self.secure_port is not None:
+            self.security_files.ensure()
+            entries = listener_properties(self.security_files, self.secure_port)
+            text += "# The secured listener (cli/broker_security.py)\n" + "".join(
+                f"{k}={v}\n" for k, v in entries.items()
+            )
+        self.config_file.write_text("")
+        self.config_file.chmod(0o600)  # holds the key password and the PLAIN logins when secured
+        self.config_file.write_text(text)
 
     def _java(self) -> str:
         java_home = os.environ.get("JAVA_HOME")
@@ -208,6 +234,8 @@ class LocalBroker:
                     f"see {self.log_dir / 'server.log'} and {self.log_dir / 'stdout.log'}."
                 )
             if self.is_ready(timeout=1.0):
+                if self.secure_port is not None:
+                    add_scram_users(self.bootstrap_servers, self.security_files)
                 return time.monotonic() - started
             time.sleep(0.2)
         raise BrokerError(f"The broker was not ready within {wait_seconds:.0f} s; see {self.log_dir / 'server.log'}.")

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from cli.options import default_help, given, settings_from
+from cli.options import default_help, given, kafka_from, settings_from
 from producers.config import DriftSpec, GeneratorConfig
 
 __all__ = ["register"]
@@ -74,10 +74,11 @@ def cmd_produce(args: argparse.Namespace) -> int:
         from producers.replay_metrics import serve
 
         serve(args.metrics_port)
-    ensure_topics(settings.bootstrap_servers, settings.topics.model_dump().values(), settings.partitions)
+    kafka = kafka_from(settings)
+    ensure_topics(kafka, settings.topics.model_dump().values(), settings.partitions)
     summary = replay(
         dataset,
-        settings.bootstrap_servers,
+        kafka,
         settings.topics,
         pacer=Pacer(rate=args.rate, speedup=args.speedup),
         drift=drift_spec(args),

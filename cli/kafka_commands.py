@@ -8,27 +8,32 @@ import sys
 from typing import Any
 
 from cli.broker import BrokerError, LocalBroker
-from cli.options import settings_from
+from cli.options import kafka_from, settings_from
 from fraudstream.settings import FraudstreamSettings
 
 __all__ = ["register"]
 
 
-def local_broker(settings: FraudstreamSettings, port: int | None = None) -> LocalBroker:
+def local_broker(settings: FraudstreamSettings, port: int | None = None, secure_port: int | None = None) -> LocalBroker:
     """The local broker of ``settings`` (its port from the bootstrap address unless given)."""
     if port is None:
         port = int(settings.bootstrap_servers.rsplit(":", 1)[-1])
-    return LocalBroker(settings.home / "kafka", port=port, controller_port=port + 1)
+    return LocalBroker(settings.home / "kafka", port=port, controller_port=port + 1, secure_port=secure_port)
 
 
 def cmd_kafka(args: argparse.Namespace) -> int:
-    broker = local_broker(settings_from(args), args.port)
+    broker = local_broker(settings_from(args), args.port, args.secure_port)
     try:
         if args.action == "start":
             already = broker.pid() is not None and broker.is_ready()
             seconds = broker.start()
             state = "already running" if already else f"ready in {seconds:.1f} s"
             print(f"Kafka broker on {broker.bootstrap_servers}: {state} (pid {broker.pid()}); logs in {broker.log_dir}")
+            if broker.secure_port is not None:
+                files = broker.security_files
+                print(f"Secured listener (SASL_SSL) on {broker.secure_bootstrap_servers}; to use it:")
+                for name, value in files.client_environment(broker.secure_bootstrap_servers).items():
+                    print(f"  export {name}={value}")
         elif args.action == "stop":
             print("Kafka broker stopped." if broker.stop() else "Kafka broker was not running.")
         else:
@@ -51,7 +56,7 @@ def cmd_topics(args: argparse.Namespace) -> int:
     from fraudstream.kafka import ensure_topics
 
     settings = settings_from(args)
-    created = ensure_topics(settings.bootstrap_servers, settings.topics.model_dump().values(), settings.partitions)
+    created = ensure_topics(kafka_from(settings), settings.topics.model_dump().values(), settings.partitions)
     print(f"created: {created or 'nothing (all exist)'}")
     return 0
 
@@ -74,7 +79,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     schema = args.schema or _schema_of(settings, args.topic)
     options = {"samples": args.samples} if args.samples is not None else {}
-    audit, _ = read_topic(settings.bootstrap_servers, args.topic, schema, **options)
+    audit, _ = read_topic(kafka_from(settings), args.topic, schema, **options)
     print(json.dumps(audit.as_dict(), indent=2))
     for sample in audit.samples:
         print(json.dumps(sample, default=str))
@@ -85,6 +90,12 @@ def register(sub: Any) -> None:
     kafka = sub.add_parser("kafka", help="run the local single-node KRaft broker")
     kafka.add_argument("action", choices=["start", "stop", "status"])
     kafka.add_argument("--port", type=int, help="listener port (controller uses port+1; default: the bootstrap port)")
+    kafka.add_argument(
+        "--secure-port",
+        type=int,
+        help="also listen here with TLS and SASL (SCRAM-SHA-256/512, PLAIN): a CA, certificate and users "
+        "of the broker's own, made on the first secured start",
+    )
     kafka.set_defaults(func=cmd_kafka)
 
     topics = sub.add_parser("topics", help="create the project's topics if missing")

@@ -9,6 +9,7 @@ registers its subcommands here.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from typing import get_args
@@ -16,13 +17,17 @@ from typing import get_args
 from cli import data_commands, demo_command, kafka_commands, model_commands, stream_commands
 from cli.options import settings_from
 from fraudstream.logs import LogFormat, configure_logging
+from fraudstream.settings import unknown_variables
 
 __all__ = ["build_parser", "main"]
 
 DESCRIPTION = "Real-time card-fraud scoring on Kafka: data, models, stream processes and the local broker."
 EPILOG = """Settings come from FRAUDSTREAM_* environment variables (FRAUDSTREAM_BOOTSTRAP_SERVERS,
 FRAUDSTREAM_HOME, FRAUDSTREAM_MODEL_STORE, FRAUDSTREAM_TOPICS__DECISIONS, ...) and the flags;
-`fraudstream COMMAND --help` shows each command's flags and their defaults."""
+`fraudstream COMMAND --help` shows each command's flags and their defaults. A secured cluster:
+FRAUDSTREAM_SECURITY__PROTOCOL (PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL), ..._CA_FILE,
+..._CERT_FILE, ..._KEY_FILE, ..._SASL_MECHANISM (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512),
+..._SASL_USERNAME, ..._SASL_PASSWORD or ..._SASL_PASSWORD_FILE (README, "Secured clusters")."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,6 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    unknown = unknown_variables(os.environ)
+    if unknown:  # a misspelt setting would otherwise be ignored: say so before anything connects
+        print(f"error: not fraudstream settings: {', '.join(unknown)}", file=sys.stderr)
+        return 2
     try:
         settings = settings_from(args)
     except ValueError as exc:  # a bad FRAUDSTREAM_* variable: pydantic names it and the value

@@ -29,6 +29,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         data=Path(args.data),
         store_uri=store_uri(args, settings),
         report_dir=Path(args.report_dir) if args.report_dir else None,
+        reports_root=settings.home / "reports",
         columns=parse_mapping(args.columns) if args.columns else None,
         periods=PeriodConfig(**given(args, PERIOD_FLAGS)),
         gates=Gates(**given(args, GATE_FLAGS)),
@@ -114,7 +115,7 @@ def register(sub: Any) -> None:
     tr = sub.add_parser("train", help="train, evaluate and store a model version")
     add_data_source(tr)
     tr.add_argument("--store", help=store_help)
-    tr.add_argument("--report-dir", help="where the report goes (default .fraudstream/reports/VERSION)")
+    tr.add_argument("--report-dir", help="where the report goes (default: $FRAUDSTREAM_HOME/reports/VERSION)")
     tr.add_argument("--train-start", type=date.fromisoformat, help="first training day (default: as late as fits)")
     for flag, text in (
         ("train_days", "days of training"),

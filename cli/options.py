@@ -16,7 +16,10 @@ from pydantic import BaseModel
 
 from fraudstream.settings import FraudstreamSettings
 
-__all__ = ["default_help", "given", "settings_from", "store_help", "store_uri"]
+__all__ = ["default_help", "given", "kafka_from", "settings_from", "store_help", "store_uri"]
+
+#: how long a command waits for the cluster to answer before it says so and exits
+CONNECT_TIMEOUT = 10.0
 
 store_help = "model store URI: file://PATH or s3://bucket/prefix (env FRAUDSTREAM_MODEL_STORE)"
 
@@ -29,6 +32,19 @@ def settings_from(args: argparse.Namespace) -> FraudstreamSettings:
     if getattr(args, "log_format", None):
         overrides["log_format"] = args.log_format
     return FraudstreamSettings(**overrides)
+
+
+def kafka_from(settings: FraudstreamSettings, timeout: float = CONNECT_TIMEOUT) -> dict[str, Any]:
+    """The Kafka client configuration of ``settings``, once a broker answered with it.
+
+    Raises :class:`~fraudstream.kafka.KafkaUnavailableError` (one line: the address, the cause, what to
+    check) within about ``timeout``; the CLI prints it and exits non-zero.
+    """
+    from fraudstream.kafka import check_connection
+
+    config = settings.client_config()
+    check_connection(config, timeout)
+    return config
 
 
 def store_uri(args: argparse.Namespace, settings: FraudstreamSettings) -> str:

@@ -6,7 +6,7 @@ import argparse
 import logging
 from typing import Any
 
-from cli.options import default_help, given, settings_from, store_help, store_uri
+from cli.options import default_help, given, kafka_from, settings_from, store_help, store_uri
 from consumers.drift.config import DriftConfig, DriftThresholds
 from consumers.scoring.config import WorkerConfig
 from monitoring.lag_exporter import LagExporterConfig
@@ -28,6 +28,7 @@ def worker_config(args: argparse.Namespace) -> WorkerConfig:
     settings = settings_from(args)
     config = WorkerConfig(
         bootstrap_servers=settings.bootstrap_servers,
+        security=settings.security,
         topics=settings.topics,
         model_store=store_uri(args, settings),
         partitions=settings.partitions,
@@ -48,10 +49,11 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     settings = settings_from(args)
     config = worker_config(args)
+    kafka = kafka_from(settings)
     level = args.log_level or WORKER_LOG_LEVEL
     # logged before Faust takes over logging, at the start-up level (info), as JSON in production
     logging.getLogger("fraudstream.worker").info(f"worker settings: {config!r}")
-    ensure_topics(settings.bootstrap_servers, settings.topics.model_dump().values(), settings.partitions)
+    ensure_topics(kafka, settings.topics.model_dump().values(), settings.partitions)
     if args.metrics_port:
         start_http_server(args.metrics_port)
     tune_gc()  # process-wide: only the worker process holds the big state
@@ -79,14 +81,16 @@ def cmd_drift(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     config = DriftConfig(
         bootstrap_servers=settings.bootstrap_servers,
+        security=settings.security,
         decisions_topic=settings.topics.decisions,
         reports_topic=settings.topics.drift_reports,
         model_store=store_uri(args, settings),
         thresholds=DriftThresholds(**given(args, THRESHOLD_FLAGS)),
         **window_flags(args),
     )
+    kafka = kafka_from(settings)
     logging.getLogger("fraudstream.drift").info(f"drift settings: {config!r}")
-    ensure_topics(settings.bootstrap_servers, [config.decisions_topic, config.reports_topic], settings.partitions)
+    ensure_topics(kafka, [config.decisions_topic, config.reports_topic], settings.partitions)
     if args.metrics_port:
         start_http_server(args.metrics_port)
 
@@ -120,13 +124,14 @@ def cmd_lag_exporter(args: argparse.Namespace) -> int:
         f"{drift_group}={topics.decisions}",
     ]
     targets = parse_targets(specs)
+    kafka = kafka_from(settings)
     logging.getLogger("fraudstream.lag").info(
         f"lag exporter: {', '.join(specs)} every {config.interval:g} s on :{config.port}/metrics"
     )
     start_http_server(config.port)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    run_lag_exporter(settings.bootstrap_servers, targets, interval=config.interval, stop=stop)
+    run_lag_exporter(kafka, targets, interval=config.interval, stop=stop)
     return 0
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
+from fraudstream.kafka import KafkaTarget, client_config
 from schemas.codec import AvroCodec, DecodeError, SchemaName
 
 
@@ -50,9 +51,9 @@ class TopicAudit:
         }
 
 
-def end_offsets(bootstrap_servers: str, topic: str, timeout: float = 10.0) -> dict[int, int]:
+def end_offsets(kafka: KafkaTarget, topic: str, timeout: float = 10.0) -> dict[int, int]:
     """High watermarks per partition: how many records a full read must reach."""
-    consumer = Consumer({"bootstrap.servers": bootstrap_servers, "group.id": f"audit-{uuid.uuid4()}"})
+    consumer = Consumer(client_config(kafka, **{"group.id": f"audit-{uuid.uuid4()}"}))
     try:
         metadata = consumer.list_topics(topic, timeout=timeout).topics[topic]
         if metadata.error is not None:
@@ -65,7 +66,7 @@ def end_offsets(bootstrap_servers: str, topic: str, timeout: float = 10.0) -> di
 
 
 def read_topic(
-    bootstrap_servers: str,
+    kafka: KafkaTarget,
     topic: str,
     schema: SchemaName,
     timeout: float = 60.0,
@@ -73,17 +74,13 @@ def read_topic(
     samples: int = 3,
 ) -> tuple[TopicAudit, list[AuditedRecord]]:
     """Read ``topic`` from the beginning up to its current end offsets."""
-    targets = end_offsets(bootstrap_servers, topic)
+    targets = end_offsets(kafka, topic)
     codec = AvroCodec.for_record(schema)
     audit, kept = TopicAudit(topic), []
     consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap_servers,
-            "group.id": f"audit-{uuid.uuid4()}",
-            "enable.auto.commit": False,
-            "auto.offset.reset": "earliest",
-        }
-    )
+        client_config(kafka, **{"group.id": f"audit-{uuid.uuid4()}", "enable.auto.commit": False,
+                                "auto.offset.reset": "earliest"})
+    )  # fmt: skip
     consumer.assign([TopicPartition(topic, p, 0) for p in targets])
     done = {p for p, end in targets.items() if end == 0}
     deadline = time.monotonic() + timeout

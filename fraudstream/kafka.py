@@ -1,4 +1,8 @@
-"""Create the project's topics (idempotently) and the confluent-kafka client settings we share.
+"""Create the project's topics (idempotently), check a cluster answers, and the client settings we share.
+
+Every function that talks to Kafka takes a :data:`KafkaTarget`: a bootstrap address (a plaintext
+cluster, as in tests) or a whole librdkafka configuration, the one
+:meth:`~fraudstream.settings.FraudstreamSettings.client_config` builds with the security settings.
 
 ``PRODUCER_DEFAULTS`` sets ``partitioner=murmur2_random``: librdkafka's default partitioner
 (CRC32) differs from the Java clients' and aiokafka's (murmur2), and transactions, labels and the
@@ -8,12 +12,92 @@ Faust worker's card table must agree on which partition a card lives in.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
 
-from confluent_kafka import KafkaException, Producer
+from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
-PRODUCER_DEFAULTS: dict[str, object] = {
+from fraudstream.errors import FraudstreamError
+
+#: a bootstrap address, or a librdkafka configuration holding ``bootstrap.servers``
+KafkaTarget = str | Mapping[str, Any]
+
+
+def client_config(target: KafkaTarget, **overrides: Any) -> dict[str, Any]:
+    """The librdkafka configuration for ``target``, with ``overrides``.
+
+    >>> client_config("127.0.0.1:9092", **{"group.id": "g"})
+    {'bootstrap.servers': '127.0.0.1:9092', 'group.id': 'g'}
+    """
+    base: dict[str, Any] = {"bootstrap.servers": target} if isinstance(target, str) else dict(target)
+    return {**base, **overrides}
+
+
+class KafkaUnavailableError(FraudstreamError, ConnectionError):
+    """No broker of the configured cluster accepted a connection, a login or a TLS handshake."""
+
+
+#: librdkafka errors that say why a cluster cannot be used, most telling first
+_CAUSES = (KafkaError._AUTHENTICATION, KafkaError._SSL, KafkaError._TRANSPORT, KafkaError._RESOLVE)
+#: errors that waiting longer cannot cure
+_REFUSALS = (KafkaError._AUTHENTICATION, KafkaError._SSL)
+
+
+def check_connection(target: KafkaTarget, timeout: float = 10.0) -> None:
+    """Return when a broker of ``target`` answers a metadata request; raise :class:`KafkaUnavailableError`
+    within about ``timeout`` with one line naming the address, the cause and what to check.
+
+    librdkafka retries a refused connection, a failed login or handshake quietly for as long as a
+    request may wait, logging each attempt; so every command checks first, with its logs off. A
+    refused login or TLS handshake fails at once: waiting cannot cure it.
+    """
+    config = client_config(target)
+    errors: list[KafkaError] = []
+    quiet: dict[str, Any] = {**config, "log_level": 0, "error_cb": errors.append}
+    admin = AdminClient(quiet)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            admin.list_topics(timeout=min(1.0, max(0.1, deadline - time.monotonic())))
+            return
+        except KafkaException as exc:
+            admin.poll(0)  # serves the error callbacks queued meanwhile
+            refused = any(error.code() in _REFUSALS for error in errors)
+            if refused or time.monotonic() >= deadline:
+                # the client's own error (first) says less than what its error callback heard before
+                first = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
+                errors.insert(0, first or KafkaError(KafkaError._TIMED_OUT))
+                raise KafkaUnavailableError(unavailable_message(config, errors, timeout)) from None
+
+
+def unavailable_message(config: Mapping[str, Any], errors: list[KafkaError], timeout: float) -> str:
+    """One line for why the cluster of ``config`` did not answer: the address, the cause, what to check."""
+    address = config.get("bootstrap.servers")
+    protocol = str(config.get("security.protocol", "PLAINTEXT")).upper()
+    cause = next((error for code in _CAUSES for error in reversed(errors) if error.code() == code), None)
+    reason = f" ({cause.str()})" if cause is not None else ""
+    if cause is not None and cause.code() == KafkaError._AUTHENTICATION:
+        return (
+            f"Kafka at {address} refused the login of {config.get('sasl.username')!r} "
+            f"({config.get('sasl.mechanism')}){reason}: check FRAUDSTREAM_SECURITY__SASL_USERNAME, "
+            f"FRAUDSTREAM_SECURITY__SASL_MECHANISM and the password (FRAUDSTREAM_SECURITY__SASL_PASSWORD or _FILE)"
+        )
+    if cause is not None and cause.code() == KafkaError._SSL:
+        return (
+            f"the TLS handshake with Kafka at {address} failed{reason}: check that FRAUDSTREAM_SECURITY__CA_FILE "
+            f"names the CA that signed the broker's certificate and that the broker listens with "
+            f"{protocol} there"
+        )
+    return (
+        f"no Kafka broker answered at {address} within {timeout:g} s{reason}: check FRAUDSTREAM_BOOTSTRAP_SERVERS "
+        f"(or --bootstrap-servers), that the broker runs (`fraudstream kafka status`), and that its listener "
+        f"there speaks {protocol} (FRAUDSTREAM_SECURITY__PROTOCOL)"
+    )
+
+
+PRODUCER_DEFAULTS: dict[str, Any] = {
     "enable.idempotence": True,
     "acks": "all",
     "partitioner": "murmur2_random",
@@ -24,7 +108,7 @@ PRODUCER_DEFAULTS: dict[str, object] = {
 }
 
 
-def warmed_producer(config: dict[str, object], topics: Iterable[str], timeout: float = 30.0) -> Producer:
+def warmed_producer(config: Mapping[str, Any], topics: Iterable[str], timeout: float = 30.0) -> Producer:
     """A producer that already knows the partitions of ``topics``.
 
     The stream worker assumes that a record written before another, to any partition of the source
@@ -34,7 +118,7 @@ def warmed_producer(config: dict[str, object], topics: Iterable[str], timeout: f
     visible a round trip later than records of another written after them. Asking for every
     topic's metadata before the first record removes that wait.
     """
-    producer = Producer(config)
+    producer = Producer(dict(config))
     for topic in dict.fromkeys(topics):
         producer.list_topics(topic, timeout=timeout)
     return producer
@@ -46,11 +130,9 @@ def warmed_producer(config: dict[str, object], topics: Iterable[str], timeout: f
 TOPIC_CONFIG = {"retention.ms": "-1", "retention.bytes": str(1 << 30)}
 
 
-def ensure_topics(
-    bootstrap_servers: str, names: Iterable[str], partitions: int = 3, timeout: float = 30.0
-) -> list[str]:
+def ensure_topics(kafka: KafkaTarget, names: Iterable[str], partitions: int = 3, timeout: float = 30.0) -> list[str]:
     """Create the topics that do not exist yet (size-based retention); returns the names created."""
-    admin = AdminClient({"bootstrap.servers": bootstrap_servers})
+    admin = AdminClient(client_config(kafka))
     existing = set(admin.list_topics(timeout=timeout).topics)
     wanted = [name for name in dict.fromkeys(names) if name not in existing]
     if not wanted:
@@ -69,8 +151,8 @@ def ensure_topics(
     return wanted
 
 
-def delete_topics(bootstrap_servers: str, names: Iterable[str], timeout: float = 30.0) -> None:
-    admin = AdminClient({"bootstrap.servers": bootstrap_servers})
+def delete_topics(kafka: KafkaTarget, names: Iterable[str], timeout: float = 30.0) -> None:
+    admin = AdminClient(client_config(kafka))
     futures = admin.delete_topics(list(names), operation_timeout=timeout)
     for future in futures.values():
         with contextlib.suppress(KafkaException):  # already gone is fine

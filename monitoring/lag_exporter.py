@@ -33,6 +33,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import REGISTRY, Collector
 from pydantic import BaseModel, ConfigDict, Field
 
+from fraudstream.kafka import KafkaTarget, client_config
+
 log = logging.getLogger("fraudstream.lag")
 
 #: librdkafka's "no committed offset" marker (OFFSET_INVALID)
@@ -88,12 +90,12 @@ def parse_targets(specs: Iterable[str]) -> list[LagTarget]:
 class LagMeter:
     """Measures lag with one admin client and one non-committing reader consumer."""
 
-    def __init__(self, bootstrap_servers: str, timeout: float = 10.0) -> None:
+    def __init__(self, kafka: KafkaTarget, timeout: float = 10.0) -> None:
         self.timeout = timeout
-        self.admin = AdminClient({"bootstrap.servers": bootstrap_servers})
+        self.admin = AdminClient(client_config(kafka))
         # the reader never subscribes (assign only) and never commits, so it joins no group
         self.reader = Consumer({
-            "bootstrap.servers": bootstrap_servers,
+            **client_config(kafka),
             "group.id": f"fraudstream-lag-reader-{uuid.uuid4().hex[:8]}",
             "enable.auto.commit": False,
             "enable.partition.eof": False,
@@ -214,7 +216,7 @@ class LagExporterConfig(BaseModel):
 
 
 def run_lag_exporter(
-    bootstrap_servers: str,
+    kafka: KafkaTarget,
     targets: list[LagTarget],
     interval: float,
     rounds: int | None = None,
@@ -228,7 +230,7 @@ def run_lag_exporter(
         collector = LagCollector()
         REGISTRY.register(collector)
     stop = stop or threading.Event()
-    meter = LagMeter(bootstrap_servers, timeout=max(1.0, interval))
+    meter = LagMeter(kafka, timeout=max(1.0, interval))
     done = 0
     try:
         while not stop.is_set() and (rounds is None or done < rounds):

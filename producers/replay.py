@@ -24,7 +24,7 @@ import pandas as pd
 from confluent_kafka import KafkaError, Message
 from tqdm import tqdm
 
-from fraudstream.kafka import PRODUCER_DEFAULTS, warmed_producer
+from fraudstream.kafka import PRODUCER_DEFAULTS, KafkaTarget, client_config, warmed_producer
 from fraudstream.settings import TopicNames
 from producers import replay_metrics
 from producers.config import DriftSpec
@@ -200,7 +200,7 @@ class ReplaySummary:
 
 def replay(
     dataset: Dataset,
-    bootstrap_servers: str,
+    kafka: KafkaTarget,
     topics: TopicNames,
     pacer: Pacer | None = None,
     drift: DriftSpec | None = None,
@@ -214,7 +214,7 @@ def replay(
         changed, summary.drift = drift.apply(dataset.transactions)
         dataset = Dataset(changed, dataset.labels, dataset.parameters, dataset.scenario_counts)
     pacer = pacer or Pacer()
-    config = {"bootstrap.servers": bootstrap_servers, **PRODUCER_DEFAULTS, **(producer_config or {})}
+    config = client_config(kafka, **PRODUCER_DEFAULTS, **(producer_config or {}))
     producer = warmed_producer(config, [topics.transactions, topics.labels])
 
     kinds = {topics.transactions: "transaction", topics.labels: "label"}

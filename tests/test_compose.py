@@ -96,3 +96,27 @@ def test_app_services_log_json_lines_that_the_settings_accept() -> None:
         env = SERVICES[name]["environment"]
         assert env["FRAUDSTREAM_LOG_FORMAT"] == "json", name
         assert FraudstreamSettings(log_format=env["FRAUDSTREAM_LOG_FORMAT"]).log_format == "json"
+
+
+def test_the_broker_writes_its_data_into_the_mounted_volume() -> None:
+    kafka = SERVICES["kafka"]
+    (mount,) = [v for v in kafka["volumes"] if str(v).startswith("kafka-data:")]
+    # apache/kafka's own default (/tmp/kraft-combined-logs) is outside any volume
+    assert kafka["environment"]["KAFKA_LOG_DIRS"] == mount.split(":", 1)[1]
+
+
+def test_grafana_has_no_default_password() -> None:
+    password = SERVICES["grafana"]["environment"]["GF_SECURITY_ADMIN_PASSWORD"]
+    assert password.startswith("${GRAFANA_ADMIN_PASSWORD:?"), password  # compose refuses to run without it
+
+
+def test_the_app_services_pass_the_security_settings_through_and_unset_means_plaintext(monkeypatch) -> None:
+    from fraudstream.settings import FraudstreamSettings, setting_variables
+
+    env = COMPOSE["x-app"]["environment"]
+    security = {name for name in env if name.startswith("FRAUDSTREAM_SECURITY__")}
+    assert {"FRAUDSTREAM_SECURITY__PROTOCOL", "FRAUDSTREAM_SECURITY__SASL_PASSWORD_FILE"} <= security
+    assert set(env) <= set(setting_variables())
+    for name in security:  # what `${VAR:-}` becomes when the user set nothing
+        monkeypatch.setenv(name, "")
+    assert FraudstreamSettings().security.protocol == "PLAINTEXT"

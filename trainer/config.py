@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from fraudstream.settings import FraudstreamSettings
 from schemas.dataset import LABEL_DELAY_DAYS
 
 __all__ = ["Gates", "PeriodConfig", "TrainConfig"]
@@ -79,8 +80,10 @@ class TrainConfig(BaseModel):
 
     data: Path
     store_uri: str
-    #: where the report goes (default: ``.fraudstream/reports/VERSION`` in the working directory)
+    #: where the report goes (default: ``reports_root/VERSION``)
     report_dir: Path | None = None
+    #: the folder of every version's report: ``$FRAUDSTREAM_HOME/reports`` (the CLI passes it)
+    reports_root: Path = FraudstreamSettings.model_fields["home"].get_default() / "reports"
     columns: dict[str, str] | None = None
     label_delay_days: float = Field(default=LABEL_DELAY_DAYS, gt=0)
     periods: PeriodConfig = Field(default_factory=PeriodConfig)

@@ -254,6 +254,6 @@ def train(config: TrainConfig, progress: Progress = print) -> TrainResult:
     if not failed:
         registry.set_alias("staging", version)
     files = write_report(
-        config.report_dir or Path(".fraudstream/reports") / version, card, y_test.astype(int), test_scores, importance
+        config.report_dir or config.reports_root / version, card, y_test.astype(int), test_scores, importance
     )
     return TrainResult(version, card, files)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from fraudstream.settings import KafkaSecurity
+
 __all__ = ["CALENDAR_FEATURES", "DriftConfig", "DriftThresholds"]
 
 #: Features that are a function of the window's own time span (a day of hours, a weekday), so a
@@ -39,6 +41,7 @@ class DriftConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     bootstrap_servers: str
+    security: KafkaSecurity = Field(default_factory=KafkaSecurity)
     decisions_topic: str
     reports_topic: str
     model_store: str

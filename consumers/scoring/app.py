@@ -11,14 +11,40 @@ sensor (:func:`drop_faust_monitor`), and garbage-collector thresholds for a larg
 from __future__ import annotations
 
 import gc
+import ssl
 from typing import Any
 
 import faust
 
 from consumers.scoring.config import WorkerConfig
 from consumers.scoring.feed import BatchFeed, batch_consumer_class
+from fraudstream.settings import KafkaSecurity
 
-__all__ = ["drop_faust_monitor", "faust_app", "install_batch_feed", "tune_gc"]
+__all__ = ["broker_credentials", "drop_faust_monitor", "faust_app", "install_batch_feed", "tune_gc"]
+
+
+def broker_credentials(security: KafkaSecurity) -> Any:
+    """The security settings as Faust's (aiokafka's) credentials; None for plaintext.
+
+    The same settings as every librdkafka client of the project (``KafkaSecurity.librdkafka``):
+    the CA file, host-name check and client certificate become an SSL context.
+    """
+    context = None
+    if security.tls:
+        context = ssl.create_default_context(cafile=str(security.ca_file) if security.ca_file else None)
+        context.check_hostname = security.check_hostname
+        if security.cert_file is not None and security.key_file is not None:
+            password = security.key_password.get_secret_value() if security.key_password else None
+            context.load_cert_chain(str(security.cert_file), str(security.key_file), password)
+    if security.sasl:
+        assert security.sasl_password is not None  # KafkaSecurity checks it
+        return faust.SASLCredentials(
+            username=security.sasl_username,
+            password=security.sasl_password.get_secret_value(),
+            mechanism=security.sasl_mechanism,
+            ssl_context=context,
+        )
+    return faust.SSLCredentials(context) if context is not None else None
 
 
 def faust_app(config: WorkerConfig) -> faust.App:
@@ -26,6 +52,7 @@ def faust_app(config: WorkerConfig) -> faust.App:
     return faust.App(
         config.app_id,
         broker=f"kafka://{config.bootstrap_servers}",
+        broker_credentials=broker_credentials(config.security),
         store=config.store,
         datadir=config.data_dir,
         topic_partitions=config.partitions,

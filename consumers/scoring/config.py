@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from fraudstream.settings import TopicNames
+from fraudstream.settings import KafkaSecurity, TopicNames
 
 __all__ = ["WorkerConfig"]
 
@@ -20,6 +20,7 @@ class WorkerConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     bootstrap_servers: str
+    security: KafkaSecurity = Field(default_factory=KafkaSecurity)
     topics: TopicNames = Field(default_factory=TopicNames)
     model_store: str
     #: Faust app id: the consumer group, and the prefix of the tables' changelog topics

@@ -145,7 +145,9 @@ class ScoringWorker:
             name: table.changelog_topic.get_topic_name() for name, table in self.tables.items()
         }
         self.feed.standby_stores = {changelogs[name]: self.state.stores[name] for name in self.tables}
-        self.producer = Producer({"bootstrap.servers": config.bootstrap_servers, **PRODUCER_DEFAULTS, "linger.ms": 2})
+        self.producer = Producer(
+            {**config.security.client(config.bootstrap_servers), **PRODUCER_DEFAULTS, "linger.ms": 2}
+        )
         self.delivery = OutputDelivery(self.producer, config.topics, changelogs)
         self.registry = ModelRegistry(config.model_store)
         self.shadow = make_shadow(config.shadow)
@@ -169,7 +171,7 @@ class ScoringWorker:
     async def run(self) -> None:
         if self.view is None:
             self.view = ChangelogView(
-                {"bootstrap.servers": self.config.bootstrap_servers}, self.changelogs[TERMINAL_TABLE],
+                self.config.security.client(self.config.bootstrap_servers), self.changelogs[TERMINAL_TABLE],
                 self.config.partitions,
             )  # fmt: skip
             loop = asyncio.get_running_loop()

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from consumers.topic_audit import end_offsets, read_topic
-from fraudstream.kafka import PRODUCER_DEFAULTS, warmed_producer
+from fraudstream.kafka import PRODUCER_DEFAULTS, KafkaTarget, warmed_producer
 from fraudstream.settings import PROJECT_ROOT, TopicNames
 from producers.config import GeneratorConfig
 from producers.generator import generate_to
@@ -158,7 +158,7 @@ def wait_for(predicate: Callable[[], bool], timeout: float, what: str, worker: W
     )
 
 
-def decisions(bootstrap: str, topic: str) -> list[dict]:
+def decisions(bootstrap: KafkaTarget, topic: str) -> list[dict]:
     audit, records = read_topic(bootstrap, topic, "Decision", keep_records=True)
     assert not audit.decode_errors
     return [r.record for r in records if r.record is not None]

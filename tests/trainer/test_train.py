@@ -144,14 +144,17 @@ def test_batch_scoring_writes_one_row_per_transaction_with_the_models_scores(tra
         assert (scored["model_version"] == result.version).all()
 
 
-def test_a_model_failing_its_gates_is_stored_refused_and_exits_non_zero(data_dir, tmp_path, capsys) -> None:
+def test_a_model_failing_its_gates_is_stored_refused_and_exits_non_zero(
+    data_dir, tmp_path, capsys, monkeypatch
+) -> None:
     store = f"file://{tmp_path}/store"
-    code = main(["train", "--data", str(data_dir), "--store", store, "--report-dir", str(tmp_path / "r"),
-                 "--min-average-precision", "0.999"])  # fmt: skip
+    monkeypatch.setenv("FRAUDSTREAM_HOME", str(tmp_path / "home"))
+    code = main(["train", "--data", str(data_dir), "--store", store, "--min-average-precision", "0.999"])
     assert code == 3
     assert "REFUSED" in capsys.readouterr().err
     registry = ModelRegistry(store)
     (version,) = registry.versions()
+    assert (tmp_path / "home" / "reports" / version / "report.md").exists()  # under FRAUDSTREAM_HOME, not ./
     assert "staging" not in registry.aliases()
     assert registry.card(version)["gates"]["failed"]
     assert main(["model", "promote", version, "--store", store]) == 1
