@@ -45,6 +45,7 @@ from tqdm import tqdm
 
 from producers.config import GeneratorConfig
 from schemas.dataset import Dataset
+from schemas.pan import contains_pan
 
 GENERATOR_VERSION = "1.0.0"
 SECONDS_PER_DAY = 86_400
@@ -80,12 +81,19 @@ def _country_of(x: np.ndarray) -> np.ndarray:
 
 
 def _tokens(rng: np.random.Generator, prefix: str, n: int) -> np.ndarray:
-    """Unique random hex tokens (ids are opaque tokens, never sequential card numbers)."""
-    values = np.unique(rng.integers(0, 2**62, size=n + n // 10 + 16))
-    values = rng.permutation(values)[:n]
-    if len(values) < n:  # pragma: no cover - astronomically unlikely
+    """Unique random hex tokens (ids are opaque tokens, never sequential card numbers).
+
+    A hex token can hold 13 or more decimal digits in a row that pass the Luhn check (about 1 in
+    1,000 do): the worker would dead-letter it as a card number (``schemas/pan.py``), so such a
+    token is replaced by a spare one, leaving every other token as the seed made it.
+    """
+    candidates = rng.permutation(np.unique(rng.integers(0, 2**62, size=n + n // 10 + 16)))
+    tokens = [f"{prefix}{v:016x}" for v in candidates]
+    spares = (token for token in tokens[n:] if not contains_pan(token))
+    chosen = [next(spares, None) if contains_pan(token) else token for token in tokens[:n]]
+    if len(chosen) < n or None in chosen:  # pragma: no cover - astronomically unlikely
         raise RuntimeError("token collision; use another seed")
-    return np.array([f"{prefix}{v:016x}" for v in values], dtype=object)
+    return np.array(chosen, dtype=object)
 
 
 def make_customers(config: GeneratorConfig, rng: np.random.Generator) -> pd.DataFrame:

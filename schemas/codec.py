@@ -158,6 +158,8 @@ class AvroCodec:
 
     def decode(self, data: bytes | None) -> dict[str, Any]:
         """Decode single-object bytes written with any known version of this record's schema."""
+        if data is None:
+            raise DecodeError("empty", "A tombstone (null value): expected Avro single-object bytes.")
         if not data:
             raise DecodeError("empty", "Empty message value: expected Avro single-object bytes.")
         if len(data) < HEADER_SIZE:

@@ -13,9 +13,10 @@ import math
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from schemas.iso import ISO_4217_CURRENCIES
+from schemas.pan import contains_pan, fullmatch_pan
 
 MAX_ID_LENGTH = 64
 #: Plausibility bounds on event time: older or later timestamps are rejected as corrupt.
@@ -32,17 +33,15 @@ MerchantCategory = Annotated[str, Field(pattern=r"^[0-9]{4}$")]
 
 
 def looks_like_pan(value: str) -> bool:
-    """True for 13-19 digits (spaces/dashes allowed) passing the Luhn check: a card number."""
-    digits = value.replace(" ", "").replace("-", "")
-    if not (digits.isdigit() and 13 <= len(digits) <= 19):
-        return False
-    total = 0
-    for index, char in enumerate(reversed(digits)):
-        digit = int(char)
-        if index % 2 == 1:
-            digit = digit * 2 - 9 if digit > 4 else digit * 2
-        total += digit
-    return total % 10 == 0
+    """True when the whole of ``value`` is a card number (13-19 digits, spaces or dashes between,
+    Luhn-valid); :func:`schemas.pan.contains_pan` also finds one inside a longer id."""
+    return fullmatch_pan(value)
+
+
+def _no_pan(value: str, info: ValidationInfo) -> str:
+    if contains_pan(value):
+        raise ValueError(f"{info.field_name} holds what looks like a card number (PAN); send a token instead")
+    return value
 
 
 def _check_event_time(value: datetime) -> datetime:
@@ -72,12 +71,7 @@ class Transaction(_Record):
     card_country: CountryCode = "ZZ"
     terminal_country: CountryCode = "ZZ"
 
-    @field_validator("card_id")
-    @classmethod
-    def _card_id_is_a_token(cls, value: str) -> str:
-        if looks_like_pan(value):
-            raise ValueError("card_id looks like a card number (PAN); send a card token instead")
-        return value
+    _ids_are_tokens = field_validator("transaction_id", "card_id", "terminal_id")(_no_pan)
 
     @field_validator("event_time")
     @classmethod
@@ -113,6 +107,8 @@ class Label(_Record):
     reported_at: AwareDatetime
     is_fraud: bool
     fraud_scenario: Annotated[str, Field(max_length=MAX_ID_LENGTH)] | None = None
+
+    _ids_are_tokens = field_validator("transaction_id", "card_id", "terminal_id")(_no_pan)
 
     @field_validator("event_time", "reported_at")
     @classmethod
@@ -157,6 +153,8 @@ class Decision(_Record):
     reasons: list[Reason] = Field(default_factory=list)
     features: dict[str, float]
     shadow: ShadowResult | None = None
+
+    _ids_are_tokens = field_validator("transaction_id", "card_id", "terminal_id")(_no_pan)
 
 
 class FeatureDrift(_Record):

@@ -123,7 +123,7 @@ class OutputDelivery:
                 decisions_topic, message.value, message.key, timestamp=message.timestamp_ms or 0, on_delivery=report
             )
         for message, reason in zip(result.dead_letters, result.dead_letter_reasons, strict=True):
-            produce(dlq_topic, message.value or b"", message.key, headers=list(message.headers), on_delivery=report)
+            produce(dlq_topic, message.value, message.key, headers=list(message.headers), on_delivery=report)
             metrics.DEAD_LETTERS.labels(reason).inc()
         log_dead_letters(result.dead_letters, result.dead_letter_reasons)
         # only a changelog partition's last record reports its offset: records arrive in order

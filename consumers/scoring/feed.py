@@ -452,7 +452,9 @@ async def drain(consumer: Any, fetcher: Any, feed: BatchFeed) -> None:
                     if r_offset and offset - r_offset > 1 and acks_enabled_for(tp.topic):
                         await consumer._add_gap(tp, r_offset + 1, offset)  # as Faust's fetcher does
                     events.append(
-                        InputEvent(tp.topic, tp.partition, offset, record.key, record.value, record.timestamp)
+                        InputEvent(
+                            tp.topic, tp.partition, offset, record.key, record.value, record.timestamp, record.headers
+                        )
                     )
                     r_offset = offset
                 read_offset[tp] = r_offset

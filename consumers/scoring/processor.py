@@ -7,7 +7,8 @@ order). For each record, in order:
 * a **transaction** gets its feature vector from the states as they are *before* it, then updates
   them (so a batch gives the same features as one-at-a-time processing);
 * anything that cannot be decoded or validated becomes a dead-letter message with the original key,
-  bytes and headers naming the error and the source topic, partition and offset.
+  bytes and headers naming the error and the source topic, partition and offset
+  (``dead_letters.py``: card numbers masked, oversized copies cut to a size the broker takes).
 
 Then all transactions of the batch are scored in one call (a batched XGBoost call costs a small
 fraction per row of a single-row call), thresholds applied, and reason codes (the top three
@@ -32,10 +33,10 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
+from consumers.scoring.dead_letters import dead_letter_copy
 from consumers.scoring.model_watch import ModelWatch
 from consumers.scoring.records import (
     CARD_TABLE,
-    MAX_ERROR_MESSAGE,
     TERMINAL_TABLE,
     BatchResult,
     InputEvent,
@@ -54,6 +55,10 @@ from fraudstream.settings import TopicNames
 from schemas.codec import AvroCodec, DecodeError, DecodeReason
 from schemas.decision_encoding import DecisionBatchEncoder, DecisionReason, ShadowVerdict
 from schemas.models import Label, Transaction
+from schemas.pan import contains_pan
+
+#: the identifiers of transactions and labels, never a card number
+ID_FIELDS = ("transaction_id", "card_id", "terminal_id")
 
 
 def first_time(state: CardState | TerminalState, source: str, offset: int) -> bool:
@@ -222,14 +227,7 @@ class ScoringProcessor:
     def _dead_letter(
         self, event: InputEvent, result: BatchResult, reason: DecodeReason | ValidationReason, message: str
     ) -> None:
-        headers = (
-            ("error_type", reason.encode()),
-            ("error_message", message[:MAX_ERROR_MESSAGE].encode()),
-            ("source_topic", event.topic.encode()),
-            ("source_partition", str(event.partition).encode()),
-            ("source_offset", str(event.offset).encode()),
-        )
-        result.dead_letters.append(OutputMessage(event.key, event.value, headers, event.timestamp_ms))
+        result.dead_letters.append(dead_letter_copy(event, reason, message))
         result.dead_letter_reasons.append(reason)
 
     def _validated(self, event: InputEvent, result: BatchResult, codec: AvroCodec, model: Any) -> Any:
@@ -237,6 +235,12 @@ class ScoringProcessor:
             record = codec.decode(event.value)
         except DecodeError as exc:
             self._dead_letter(event, result, exc.reason, str(exc))
+            return None
+        holding = [name for name in ID_FIELDS if isinstance(record.get(name), str) and contains_pan(record[name])]
+        if holding:  # its own reason: an upstream system leaks card numbers, and must be told
+            self._dead_letter(event, result, "card_number",
+                              f"{', '.join(holding)}: what looks like a card number (PAN), masked in this copy; "
+                              "identifiers must be tokens")  # fmt: skip
             return None
         try:
             return model.model_validate(record)

@@ -9,6 +9,7 @@ can be tested alone.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple, Protocol, get_args
 
@@ -33,7 +34,7 @@ __all__ = [
 CARD_TABLE, TERMINAL_TABLE = "card", "terminal"
 #: why a record went to the dead-letter topic (its ``error_type`` header): a decode failure, or
 #: one of the worker's own checks; mypy holds every call to this list
-ValidationReason = Literal["invalid", "key_mismatch", "future_event_time"]
+ValidationReason = Literal["invalid", "card_number", "key_mismatch", "future_event_time"]
 DEAD_LETTER_REASONS: tuple[str, ...] = (*get_args(DecodeReason), *get_args(ValidationReason))
 MAX_ERROR_MESSAGE = 1000
 
@@ -56,6 +57,8 @@ class InputEvent(NamedTuple):
     key: bytes | None
     value: bytes | None
     timestamp_ms: int
+    #: the record's headers as the client gave them (kept for its dead-letter copy)
+    headers: Sequence[tuple[str, bytes]] | None = None
 
 
 class OutputMessage(NamedTuple):

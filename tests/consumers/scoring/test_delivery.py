@@ -97,7 +97,7 @@ def test_outputs_go_to_their_topics_and_state_writes_to_the_partition_that_owns_
     pending = delivery.produce(result, started=0.0)
     assert [(s["topic"], s["partition"], s["key"], s["value"]) for s in producer.sent] == [
         ("d", None, b"c1", b"decision-1"),
-        ("dlq", None, b"c9", b""),
+        ("dlq", None, b"c9", None),  # a tombstone stays one
         ("card-changelog", 2, b"c1", b"v1"),
         ("terminal-changelog", 1, b"t\x1f1", b"v2"),
         ("card-changelog", 2, b"c1", b"v3"),

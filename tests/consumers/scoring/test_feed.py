@@ -232,7 +232,9 @@ class FakeDrainConsumer:
 
 
 def record(topic: str, partition: int, offset: int) -> SimpleNamespace:
-    return SimpleNamespace(topic=topic, partition=partition, offset=offset, key=b"k", value=b"v", timestamp=0)
+    return SimpleNamespace(
+        topic=topic, partition=partition, offset=offset, key=b"k", value=b"v", timestamp=0, headers=()
+    )
 
 
 def test_drain_delivers_a_fetch_labels_first_in_offset_order_and_leaves_changelogs_to_faust() -> None:
@@ -323,7 +325,9 @@ def test_held_records_go_when_another_process_s_watermark_moves_without_waiting_
     feed = BatchFeed(["labels", TX], batch_size=10, aligner=aligner)
     feed.shared = True
     tx0 = TP(TX, 0)
-    consumer = FakeDrainConsumer({tx0: [SimpleNamespace(offset=0, key=b"k", value=b"v", timestamp=day + 5)]})
+    consumer = FakeDrainConsumer(
+        {tx0: [SimpleNamespace(offset=0, key=b"k", value=b"v", timestamp=day + 5, headers=())]}
+    )
     fetches = [consumer.fetch]
     queued_while_fetching: list[int] = []
 
