@@ -55,7 +55,7 @@ from fraudstream.settings import TopicNames
 from schemas.codec import AvroCodec, DecodeError, DecodeReason
 from schemas.decision_encoding import DecisionBatchEncoder, DecisionReason, ShadowVerdict
 from schemas.models import Label, Transaction
-from schemas.pan import contains_pan
+from schemas.pan import contains_pan, may_hold_pan
 
 #: the identifiers of transactions and labels, never a card number
 ID_FIELDS = ("transaction_id", "card_id", "terminal_id")
@@ -236,7 +236,10 @@ class ScoringProcessor:
         except DecodeError as exc:
             self._dead_letter(event, result, exc.reason, str(exc))
             return None
-        holding = [name for name in ID_FIELDS if isinstance(record.get(name), str) and contains_pan(record[name])]
+        ids = f"{record.get('transaction_id')}|{record.get('card_id')}|{record.get('terminal_id')}"
+        holding = may_hold_pan(ids) and [
+            n for n in ID_FIELDS if isinstance(record.get(n), str) and contains_pan(record[n])
+        ]
         if holding:  # its own reason: an upstream system leaks card numbers, and must be told
             self._dead_letter(event, result, "card_number",
                               f"{', '.join(holding)}: what looks like a card number (PAN), masked in this copy; "
