@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from pathlib import Path
 from typing import Any
 
 from cli.options import default_help, given, kafka_from, settings_from, store_help, store_uri
@@ -43,6 +44,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from prometheus_client import start_http_server
 
     from consumers.scoring.app import tune_gc
+    from consumers.scoring.state_dir import StateDirClaim
     from consumers.scoring.worker import ScoringWorker
     from fraudstream.kafka import ensure_topics
     from fraudstream.logs import logging_config
@@ -50,6 +52,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     config = worker_config(args)
     kafka = kafka_from(settings)
+    # held until the process ends: a second worker of this app on this host gets its own folder
+    claim = StateDirClaim(Path(config.data_dir))
+    config = config.model_copy(update={"data_dir": str(claim.path)})
     level = args.log_level or WORKER_LOG_LEVEL
     # logged before Faust takes over logging, at the start-up level (info), as JSON in production
     logging.getLogger("fraudstream.worker").info(f"worker settings: {config!r}")

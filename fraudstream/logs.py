@@ -8,9 +8,9 @@ record one line such as::
 
 Context goes in ``extra=`` (``log.warning("...", extra={"topic": t, "partition": p, "offset": o})``)
 and becomes top-level keys. Whatever the format, digit runs that look like a payment card number
-(13-19 digits, spaces or dashes allowed, Luhn-valid) are masked to their last four digits before anything is
-written: the pipeline only carries tokenised ``card_id`` values and never logs them, and this
-guards against a PAN arriving in an error message (a bad event's text, an exception) all the same.
+are masked to their last four digits before anything is written (``fraudstream/pan.py``): the
+pipeline only carries tokenised ids and never logs them, and this guards against a PAN arriving
+in an error message (a bad event's text, an exception) all the same.
 
 The worker hands :func:`logging_config` to Faust's worker (which otherwise installs its own
 coloured handler); the other processes call :func:`configure_logging`.
@@ -20,41 +20,18 @@ from __future__ import annotations
 
 import logging
 import logging.config
-import re
 import time
 from typing import Any, Literal, get_args
 
 import orjson
 
+from fraudstream.pan import mask_pan
+
 LogFormat = Literal["text", "json"]
 
-#: 13-19 digits, optionally grouped by single spaces or dashes, not inside a longer digit run.
-_PAN = re.compile(r"(?<!\d)\d(?:[ -]?\d){8,14}[ -]?(\d{4})(?!\d)")
 #: Attributes every LogRecord has; anything else came from ``extra=`` and is logged as a field.
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime", "taskName"}
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-
-
-def _luhn_valid(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch) * (2 if i % 2 else 1)
-        total += d - 9 if d > 9 else d
-    return total % 10 == 0
-
-
-def _mask(match: re.Match[str]) -> str:
-    digits = re.sub(r"[ -]", "", match.group(0))
-    return "*" * 12 + match.group(1) if _luhn_valid(digits) else match.group(0)
-
-
-def mask_card_numbers(text: str) -> str:
-    """``"card 4111 1111 1111 1111 declined"`` -> ``"card ************1111 declined"``.
-
-    Only runs that pass the Luhn check (as every card number does) are masked, so most other long
-    numbers (epoch milliseconds, offsets) stay readable; the worker logs times as ISO text anyway.
-    """
-    return _PAN.sub(_mask, text)
 
 
 class RedactCardNumbers(logging.Filter):
@@ -62,12 +39,12 @@ class RedactCardNumbers(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        masked = mask_card_numbers(message)
+        masked = mask_pan(message)
         if masked != message:
             record.msg, record.args = masked, None
         for key, value in list(record.__dict__.items()):
             if key not in _STANDARD and isinstance(value, str):
-                setattr(record, key, mask_card_numbers(value))
+                setattr(record, key, mask_pan(value))
         return True
 
 
@@ -75,7 +52,7 @@ class TextFormatter(logging.Formatter):
     """The standard text line; tracebacks masked too (the filter sees only the message)."""
 
     def formatException(self, ei: Any) -> str:  # noqa: N802 - logging's name
-        return mask_card_numbers(super().formatException(ei))
+        return mask_pan(super().formatException(ei))
 
 
 class JsonLineFormatter(logging.Formatter):
@@ -92,7 +69,7 @@ class JsonLineFormatter(logging.Formatter):
             if key not in _STANDARD and key not in line:
                 line[key] = value
         if record.exc_info:
-            line["error"] = mask_card_numbers(self.formatException(record.exc_info))
+            line["error"] = mask_pan(self.formatException(record.exc_info))
         return orjson.dumps(line, default=str).decode()
 
 

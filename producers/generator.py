@@ -43,9 +43,9 @@ import pandas as pd
 from scipy.spatial import cKDTree
 from tqdm import tqdm
 
+from fraudstream.pan import contains_pan
 from producers.config import GeneratorConfig
 from schemas.dataset import Dataset
-from schemas.pan import contains_pan
 
 GENERATOR_VERSION = "1.0.0"
 SECONDS_PER_DAY = 86_400
@@ -84,7 +84,7 @@ def _tokens(rng: np.random.Generator, prefix: str, n: int) -> np.ndarray:
     """Unique random hex tokens (ids are opaque tokens, never sequential card numbers).
 
     A hex token can hold 13 or more decimal digits in a row that pass the Luhn check (about 1 in
-    1,000 do): the worker would dead-letter it as a card number (``schemas/pan.py``), so such a
+    1,000 do): the worker would dead-letter it as a card number (``fraudstream/pan.py``), so such a
     token is replaced by a spare one, leaving every other token as the seed made it.
     """
     candidates = rng.permutation(np.unique(rng.integers(0, 2**62, size=n + n // 10 + 16)))

@@ -15,8 +15,8 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from fraudstream.pan import contains_pan, fullmatch_pan
 from schemas.iso import ISO_4217_CURRENCIES
-from schemas.pan import contains_pan, fullmatch_pan
 
 MAX_ID_LENGTH = 64
 #: Plausibility bounds on event time: older or later timestamps are rejected as corrupt.
@@ -34,7 +34,7 @@ MerchantCategory = Annotated[str, Field(pattern=r"^[0-9]{4}$")]
 
 def looks_like_pan(value: str) -> bool:
     """True when the whole of ``value`` is a card number (13-19 digits, spaces or dashes between,
-    Luhn-valid); :func:`schemas.pan.contains_pan` also finds one inside a longer id."""
+    Luhn-valid); :func:`fraudstream.pan.contains_pan` also finds one inside a longer id."""
     return fullmatch_pan(value)
 
 

@@ -44,7 +44,8 @@ class WorkerConfig(BaseModel):
     standby_replicas: int = Field(default=1, ge=0)
     #: a shadow model scored beside the champion: ``river``, or none
     shadow: Literal["river"] | None = None
-    #: the local table stores (RocksDB): one folder per worker process
+    #: the local table stores (RocksDB): one folder per worker process (the CLI claims a free one
+    #: under ``$FRAUDSTREAM_HOME/worker/<app-id>``: ``state_dir.py``)
     data_dir: str = ".fraudstream/worker"
     #: how long the broker may hold a fetch until ``fetch_min_bytes`` have arrived (Faust hard-codes 1.5 s)
     fetch_max_wait: float = Field(default=0.02, ge=0)

@@ -5,7 +5,7 @@ adds the worker's five headers (``error_type``, ``error_message``, ``source_topi
 ``source_partition``, ``source_offset``; added last, so a reader taking the last value of a name
 gets the worker's even when the original carried one of these names). Two rules change it:
 
-- **no card number**: every PAN-like run of digits (``schemas/pan.py``) in the key, the value's
+- **no card number**: every PAN-like run of digits (``fraudstream/pan.py``) in the key, the value's
   bytes, the original headers and the error message has its digits but the last four masked
   (lengths unchanged: a masked Avro value still decodes); ``masked: pan`` says so.
 - **always producible**: a copy larger than :data:`MAX_COPY_BYTES` (the broker refuses a
@@ -22,7 +22,7 @@ import hashlib
 from collections.abc import Sequence
 
 from consumers.scoring.records import MAX_ERROR_MESSAGE, InputEvent, OutputMessage
-from schemas.pan import mask_pan, mask_pan_bytes
+from fraudstream.pan import mask_pan, mask_pan_bytes
 
 __all__ = ["MAX_COPY_BYTES", "MAX_KEY_BYTES", "dead_letter_copy"]
 

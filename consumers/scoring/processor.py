@@ -51,11 +51,11 @@ from features.card_state import CardState
 from features.definitions import DAY_MS, DEFAULT_CONFIG, FeatureConfig
 from features.engine import LabelView, TransactionView, categorical_features, transaction_features
 from features.terminal_state import TerminalState, terminal_features
+from fraudstream.pan import contains_pan, may_hold_pan
 from fraudstream.settings import TopicNames
 from schemas.codec import AvroCodec, DecodeError, DecodeReason
 from schemas.decision_encoding import DecisionBatchEncoder, DecisionReason, ShadowVerdict
 from schemas.models import Label, Transaction
-from schemas.pan import contains_pan, may_hold_pan
 
 #: the identifiers of transactions and labels, never a card number
 ID_FIELDS = ("transaction_id", "card_id", "terminal_id")

@@ -20,12 +20,12 @@ from confluent_kafka.admin import AdminClient
 
 from consumers.scoring.records import DEAD_LETTER_REASONS
 from fraudstream.kafka import PRODUCER_DEFAULTS
+from fraudstream.pan import luhn_valid
 from fraudstream.settings import TopicNames
 from producers.adapters import load_dataset
 from producers.config import GeneratorConfig
 from producers.replay import label_records, transaction_records
 from schemas.codec import AvroCodec
-from schemas.pan import luhn_valid
 from tests.integration.worker_harness import WorkerProcess, decisions, promoted_model, topic_size, wait_for
 
 BAD_RECORDS = 10_500

@@ -8,8 +8,8 @@ from consumers.scoring.dead_letters import MAX_COPY_BYTES, dead_letter_copy
 from consumers.scoring.processor import ScoringProcessor
 from consumers.scoring.records import InputEvent
 from consumers.scoring.state_store import TableState
+from fraudstream.pan import contains_pan
 from schemas.codec import AvroCodec
-from schemas.pan import contains_pan
 from tests.consumers.scoring.test_processor import TX, event, tx_record
 
 PAN = "4539578763621486"

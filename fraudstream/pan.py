@@ -9,9 +9,10 @@ while a PAN glued to other digits is indistinguishable from one and is not looke
 The worker dead-letters a record whose key or ids hold one (``consumers/scoring/processor.py``),
 and :func:`mask_pan_bytes` masks what the dead-letter copy keeps (the key, the value's bytes, the
 original headers, the error message), keeping the last four digits and the length, so a masked
-Avro value still decodes. Masking errs the other way: bytes that are no text can glue a digit to
-a card number (an Avro string's length byte can be an ASCII digit), so a run is masked when any
-13 to 19 of its consecutive digits pass the Luhn check, and a run of more than 19 digits always.
+Avro value still decodes. In bytes masking errs the other way: bytes that are no text can glue a
+digit to a card number (an Avro string's length byte can be an ASCII digit), so there a run is
+masked when any 13 to 19 of its consecutive digits pass the Luhn check, and a run of more than 19
+digits always; in text (:func:`mask_pan`: log lines, error messages) only a card number is.
 
 >>> contains_pan("tx-4111111111111111-a"), contains_pan("tx-4111111111111112"), contains_pan("202612011234567890123")
 (True, False, False)
@@ -91,13 +92,13 @@ def _masked(run: str) -> str:
 
 
 def mask_pan(text: str) -> str:
-    """``text`` with every card number's digits but the last four replaced by ``*`` (same length;
-    see the module docstring for what is masked)."""
-    return _TEXT_RUN.sub(lambda m: _masked(m.group()) if _maskable(m.group()) else m.group(), text)
+    """``text`` with every card number's digits but the last four replaced by ``*`` (same length)."""
+    return _TEXT_RUN.sub(lambda m: _masked(m.group()) if _is_pan(m.group()) else m.group(), text)
 
 
 def mask_pan_bytes(data: bytes) -> bytes:
-    """:func:`mask_pan` on the ASCII digits of ``data``; every other byte, and the length, unchanged."""
+    """The ASCII digit runs of ``data`` that hold or may hold a card number masked (see the module
+    docstring); every other byte, and the length, unchanged."""
     if len(data) < _MIN_DIGITS:
         return data
 
