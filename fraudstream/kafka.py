@@ -12,6 +12,7 @@ Faust worker's card table must agree on which partition a card lives in.
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -25,14 +26,29 @@ from fraudstream.errors import FraudstreamError
 KafkaTarget = str | Mapping[str, Any]
 
 
-def client_config(target: KafkaTarget, **overrides: Any) -> dict[str, Any]:
-    """The librdkafka configuration for ``target``, with ``overrides``.
+#: where librdkafka's own log lines go (instead of straight to stderr): the processes' handlers,
+#: which hold most of them back during an outage (``fraudstream/logs.py``)
+CLIENT_LOG = logging.getLogger("fraudstream.kafka.client")
 
-    >>> client_config("127.0.0.1:9092", **{"group.id": "g"})
-    {'bootstrap.servers': '127.0.0.1:9092', 'group.id': 'g'}
+
+def client_config(target: KafkaTarget, **overrides: Any) -> dict[str, Any]:
+    """The librdkafka configuration for ``target``, with ``overrides``; its log lines go to :data:`CLIENT_LOG`.
+
+    >>> config = client_config("127.0.0.1:9092", **{"group.id": "g"})
+    >>> config["bootstrap.servers"], config["group.id"], config["logger"].name
+    ('127.0.0.1:9092', 'g', 'fraudstream.kafka.client')
     """
     base: dict[str, Any] = {"bootstrap.servers": target} if isinstance(target, str) else dict(target)
-    return {**base, **overrides}
+    return {"logger": CLIENT_LOG, **base, **overrides}
+
+
+def admin_config(target: KafkaTarget) -> dict[str, Any]:
+    """An admin client's configuration: its own log lines off, as its failures come back as errors
+    of the calls made (an admin client that logs through :data:`CLIENT_LOG` serves the lines from
+    a thread of librdkafka's own, which has crashed a process here)."""
+    config = client_config(target, log_level=0)
+    del config["logger"]
+    return config
 
 
 class KafkaUnavailableError(FraudstreamError, ConnectionError):
@@ -55,7 +71,7 @@ def check_connection(target: KafkaTarget, timeout: float = 10.0) -> None:
     """
     config = client_config(target)
     errors: list[KafkaError] = []
-    quiet: dict[str, Any] = {**config, "log_level": 0, "error_cb": errors.append}
+    quiet: dict[str, Any] = {**admin_config(config), "error_cb": errors.append}
     admin = AdminClient(quiet)
     deadline = time.monotonic() + timeout
     while True:
@@ -132,7 +148,7 @@ TOPIC_CONFIG = {"retention.ms": "-1", "retention.bytes": str(1 << 30)}
 
 def ensure_topics(kafka: KafkaTarget, names: Iterable[str], partitions: int = 3, timeout: float = 30.0) -> list[str]:
     """Create the topics that do not exist yet (size-based retention); returns the names created."""
-    admin = AdminClient(client_config(kafka))
+    admin = AdminClient(admin_config(kafka))
     existing = set(admin.list_topics(timeout=timeout).topics)
     wanted = [name for name in dict.fromkeys(names) if name not in existing]
     if not wanted:
@@ -152,7 +168,7 @@ def ensure_topics(kafka: KafkaTarget, names: Iterable[str], partitions: int = 3,
 
 
 def delete_topics(kafka: KafkaTarget, names: Iterable[str], timeout: float = 30.0) -> None:
-    admin = AdminClient(client_config(kafka))
+    admin = AdminClient(admin_config(kafka))
     futures = admin.delete_topics(list(names), operation_timeout=timeout)
     for future in futures.values():
         with contextlib.suppress(KafkaException):  # already gone is fine

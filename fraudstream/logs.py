@@ -12,6 +12,12 @@ are masked to their last four digits before anything is written (``fraudstream/p
 pipeline only carries tokenised ids and never logs them, and this guards against a PAN arriving
 in an error message (a bad event's text, an exception) all the same.
 
+The Kafka client libraries log every failed connection attempt, many a second while a broker is
+away (aiokafka's loggers, and librdkafka's, routed to ``fraudstream.kafka.client`` by
+``fraudstream/kafka.py``): :class:`ThrottleClientLogs` lets one of their lines through per
+:data:`CLIENT_LOG_INTERVAL` and says how many it held back, so an outage reads as one line per
+interval while the clients retry.
+
 The worker hands :func:`logging_config` to Faust's worker (which otherwise installs its own
 coloured handler); the other processes call :func:`configure_logging`.
 """
@@ -20,7 +26,9 @@ from __future__ import annotations
 
 import logging
 import logging.config
+import threading
 import time
+from collections.abc import Callable
 from typing import Any, Literal, get_args
 
 import orjson
@@ -45,6 +53,38 @@ class RedactCardNumbers(logging.Filter):
         for key, value in list(record.__dict__.items()):
             if key not in _STANDARD and isinstance(value, str):
                 setattr(record, key, mask_pan(value))
+        return True
+
+
+#: the loggers of the Kafka client libraries (librdkafka's is named in ``fraudstream/kafka.py``)
+CLIENT_LOGGERS = ("aiokafka", "faust.transport", "fraudstream.kafka.client")
+#: at most one Kafka client line this often
+CLIENT_LOG_INTERVAL = 10.0
+
+
+class ThrottleClientLogs(logging.Filter):
+    """One line of the Kafka client loggers per ``interval``; the next one says how many were held back."""
+
+    def __init__(self, interval: float = CLIENT_LOG_INTERVAL, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self.interval, self.clock = interval, clock
+        self._lock = threading.Lock()  # librdkafka's lines come from whichever thread polls
+        self._last: float | None = None
+        self._held = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith(CLIENT_LOGGERS):
+            return True
+        with self._lock:
+            now = self.clock()
+            if self._last is not None and now - self._last < self.interval:
+                self._held += 1
+                return False
+            if self._held and self._last is not None:
+                record.msg = (f"{record.getMessage()} ({self._held} more Kafka client lines held back in the "
+                              f"last {now - self._last:.0f} s)")  # fmt: skip
+                record.args = None
+            self._last, self._held = now, 0
         return True
 
 
@@ -86,14 +126,14 @@ def logging_config(fmt: LogFormat, level: str | int = "INFO") -> dict[str, Any]:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"redact": {"()": RedactCardNumbers}},
+        "filters": {"redact": {"()": RedactCardNumbers}, "throttle": {"()": ThrottleClientLogs}},
         "formatters": {"default": formatter},
         "handlers": {
             "default": {
                 "class": "logging.StreamHandler",
                 "stream": "ext://sys.stderr",
                 "formatter": "default",
-                "filters": ["redact"],
+                "filters": ["throttle", "redact"],
                 "level": level,
             }
         },

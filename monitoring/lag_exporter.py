@@ -33,7 +33,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import REGISTRY, Collector
 from pydantic import BaseModel, ConfigDict, Field
 
-from fraudstream.kafka import KafkaTarget, client_config
+from fraudstream.kafka import KafkaTarget, admin_config, client_config
+from fraudstream.logs import CLIENT_LOG_INTERVAL
 
 log = logging.getLogger("fraudstream.lag")
 
@@ -92,7 +93,7 @@ class LagMeter:
 
     def __init__(self, kafka: KafkaTarget, timeout: float = 10.0) -> None:
         self.timeout = timeout
-        self.admin = AdminClient(client_config(kafka))
+        self.admin = AdminClient(admin_config(kafka))
         # the reader never subscribes (assign only) and never commits, so it joins no group
         self.reader = Consumer({
             **client_config(kafka),
@@ -233,12 +234,21 @@ def run_lag_exporter(
     meter = LagMeter(kafka, timeout=max(1.0, interval))
     done = 0
     try:
+        failing_since: float | None = None  # an outage is logged when it starts, every so often, and when it ends
+        last_said = 0.0
         while not stop.is_set() and (rounds is None or done < rounds):
             began = time.monotonic()
             try:
                 collector.update(meter.measure(targets), time.time())
+                if failing_since is not None:
+                    log.warning(f"lag measured again after {began - failing_since:.0f} s of failures")
+                    failing_since = None
             except KafkaException as exc:  # broker away: report down, keep trying
-                log.warning("lag measurement failed: %s", exc)
+                if failing_since is None or began - last_said >= CLIENT_LOG_INTERVAL:
+                    since = "" if failing_since is None else f" (failing for {began - failing_since:.0f} s)"
+                    log.warning(f"lag measurement failed{since}: {exc}")
+                    last_said = began
+                failing_since = began if failing_since is None else failing_since
                 collector.update(None, time.time())
             done += 1
             if rounds is None or done < rounds:

@@ -22,7 +22,7 @@ from prometheus_client import Counter, Gauge
 
 from consumers.drift.config import DriftConfig
 from consumers.drift.windows import STATUS_ORDER, ReferenceBins, WindowBook, WindowState
-from fraudstream.kafka import PRODUCER_DEFAULTS
+from fraudstream.kafka import PRODUCER_DEFAULTS, client_config
 from registry import ModelRegistry, RegistryError
 from schemas.codec import AvroCodec, DecodeError
 
@@ -44,7 +44,7 @@ def run_drift(config: DriftConfig, on_report: Any = None) -> int:
     references: dict[str, ReferenceBins | None] = {}
     codec, report_codec = AvroCodec.for_record("Decision"), AvroCodec.for_record("DriftReport")
     consumer = Consumer({
-        **config.security.client(config.bootstrap_servers), "group.id": config.group_id,
+        **client_config(config.security.client(config.bootstrap_servers)), "group.id": config.group_id,
         "enable.auto.commit": False, "auto.offset.reset": "earliest",
         "client.id": f"drift-{uuid.uuid4().hex[:6]}",
     })  # fmt: skip
@@ -56,7 +56,7 @@ def run_drift(config: DriftConfig, on_report: Any = None) -> int:
             book_ref[0].partition_watermarks.setdefault((tp.topic, tp.partition), -(2**62))
 
     consumer.subscribe([config.decisions_topic], on_assign=on_assign)
-    producer = Producer({**config.security.client(config.bootstrap_servers), **PRODUCER_DEFAULTS})
+    producer = Producer(client_config(config.security.client(config.bootstrap_servers), **PRODUCER_DEFAULTS))
     window_ms = None if config.window is None else round(config.window * 1000)
     book = WindowBook(window_ms, round(config.grace * 1000), config.window_events)
     book_ref.append(book)

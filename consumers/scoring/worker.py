@@ -60,7 +60,7 @@ from consumers.scoring.records import CARD_TABLE, TERMINAL_TABLE, Shadow
 from consumers.scoring.state_store import TableState, table_store
 from consumers.scoring.terminal_view import ChangelogView
 from features.definitions import DEFAULT_CONFIG
-from fraudstream.kafka import PRODUCER_DEFAULTS
+from fraudstream.kafka import PRODUCER_DEFAULTS, client_config
 from registry import LoadedModel, ModelRegistry
 
 __all__ = ["ScoringWorker", "build_app", "pipelined"]
@@ -146,7 +146,7 @@ class ScoringWorker:
         }
         self.feed.standby_stores = {changelogs[name]: self.state.stores[name] for name in self.tables}
         self.producer = Producer(
-            {**config.security.client(config.bootstrap_servers), **PRODUCER_DEFAULTS, "linger.ms": 2}
+            client_config(config.security.client(config.bootstrap_servers), **{**PRODUCER_DEFAULTS, "linger.ms": 2})
         )
         self.delivery = OutputDelivery(self.producer, config.topics, changelogs)
         self.registry = ModelRegistry(config.model_store)
@@ -171,7 +171,8 @@ class ScoringWorker:
     async def run(self) -> None:
         if self.view is None:
             self.view = ChangelogView(
-                self.config.security.client(self.config.bootstrap_servers), self.changelogs[TERMINAL_TABLE],
+                client_config(self.config.security.client(self.config.bootstrap_servers)),
+                self.changelogs[TERMINAL_TABLE],
                 self.config.partitions,
             )  # fmt: skip
             loop = asyncio.get_running_loop()

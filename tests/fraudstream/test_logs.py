@@ -98,3 +98,27 @@ def test_the_worker_config_is_a_dictconfig_faust_can_apply(capture) -> None:
     logging.getLogger("faust").info("hidden at warning")
     logging.getLogger("faust").warning("shown")
     assert [json.loads(line)["message"] for line in stream.getvalue().splitlines()] == ["shown"]
+
+
+def test_kafka_client_lines_pass_one_per_interval_and_say_how_many_were_held_back() -> None:
+    from fraudstream.logs import ThrottleClientLogs
+
+    now = [0.0]
+    throttle = ThrottleClientLogs(interval=10.0, clock=lambda: now[0])
+
+    def line(name: str, message: str) -> logging.LogRecord:
+        return logging.LogRecord(name, logging.ERROR, __file__, 1, message, None, None)
+
+    passed = []
+    for second in range(25):
+        now[0] = float(second)
+        for name in ("aiokafka", "aiokafka.consumer.fetcher", "fraudstream.kafka.client"):
+            record = line(name, f"connect failed at {second}")
+            if throttle.filter(record):
+                passed.append(record.getMessage())
+        assert throttle.filter(line("fraudstream.worker", "ours")), "the project's own lines always pass"
+    assert passed == [
+        "connect failed at 0",
+        "connect failed at 10 (29 more Kafka client lines held back in the last 10 s)",
+        "connect failed at 20 (29 more Kafka client lines held back in the last 10 s)",
+    ]

@@ -7,6 +7,7 @@ tests because it runs the real commands as subprocesses, side by side.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -14,6 +15,8 @@ import time
 from fraudstream.settings import PROJECT_ROOT
 from tests.integration.worker_harness import free_port
 
+#: a log line (the drift consumer also prints its window reports)
+LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\S+ (DEBUG|INFO|WARNING|ERROR|CRITICAL) ")
 COMMANDS = {
     "topics": ["topics"],
     "audit": ["audit", "transactions"],
@@ -55,3 +58,60 @@ def test_every_command_fails_within_15_s_with_one_line_naming_the_address_when_n
             elif f"no Kafka broker answered at {address}" not in lines[0] or seconds > 15:
                 failures.append(f"{name}: after {seconds:.1f} s: {lines[0]}")
     assert failures == []
+
+
+def test_a_broker_outage_mid_run_is_a_few_lines_a_process_and_everything_recovers_by_itself(tmp_path) -> None:
+    """A broker of its own, stopped for 20 s under the worker, the drift consumer and the lag exporter."""
+    from cli.broker import LocalBroker
+    from fraudstream.kafka import ensure_topics
+    from fraudstream.settings import TopicNames
+    from producers.adapters import load_dataset
+    from producers.config import GeneratorConfig
+    from producers.replay import encoded_events
+    from tests.integration.worker_harness import WorkerProcess, produce, promoted_model, topic_size, wait_for
+
+    data, store, _ = promoted_model(tmp_path, GeneratorConfig(n_customers=200, n_terminals=400, n_days=28, seed=3))
+    broker = LocalBroker(tmp_path / "kafka", free_port(), free_port())
+    broker.start(wait_seconds=90)
+    address = broker.bootstrap_servers
+    topics = TopicNames(transactions="tx", labels="labels", decisions="decisions", dlq="dlq", drift_reports="drift")
+    ensure_topics(address, topics.model_dump().values(), 3)
+    events = list(encoded_events(load_dataset(data), topics))
+    produce(address, events[:5000])
+    env = {**os.environ, "FRAUDSTREAM_BOOTSTRAP_SERVERS": address, "FRAUDSTREAM_HOME": str(tmp_path), **topics.as_env(),
+           "PYTHONFAULTHANDLER": "1"}  # a crash shows where  # fmt: skip
+    logs = {"drift": tmp_path / "drift.log", "lag-exporter": tmp_path / "lag.log"}
+    commands = {
+        "drift": ["drift", "--store", store],
+        "lag-exporter": ["lag-exporter", "--port", str(free_port()), "--interval", "1", "--scoring-group", "w"],
+    }
+    worker = WorkerProcess(address, topics, store, "w", tmp_path)
+    others = {}
+    try:
+        worker.start()
+        for name, args in commands.items():
+            with open(logs[name], "wb") as out:
+                others[name] = subprocess.Popen([sys.executable, "-m", "cli.main", *args], cwd=PROJECT_ROOT, env=env,
+                                                stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
+        wait_for(lambda: topic_size(address, topics.decisions) >= 3000, 120, "decisions before the outage", worker)
+        time.sleep(2)
+        logs["worker"] = worker.log_path
+        before = {name: len(path.read_text().splitlines()) for name, path in logs.items()}  # lines, logged or printed
+        broker.stop()
+        time.sleep(20)
+        broker.start(wait_seconds=90)
+        produce(address, events[5000:8000])
+        wait_for(lambda: topic_size(address, topics.decisions) >= 5000, 120, "decisions after the outage", worker)
+        for name, process in others.items():
+            assert process.poll() is None, f"{name} exited during the outage:\n{logs[name].read_text()[-2000:]}"
+        for name, path in logs.items():
+            during = [line for line in path.read_text().splitlines()[before[name] :] if LOG_LINE.match(line)]
+            # about one line per 10 s of outage and recovery from each client library and the process itself
+            assert len(during) <= 12, f"{name}: {len(during)} lines:\n" + "\n".join(during[:20])
+            assert not any("Traceback" in line for line in during), name
+    finally:
+        for process in others.values():
+            process.terminate()
+            process.wait(30)
+        worker.stop()
+        broker.stop()
