@@ -27,6 +27,7 @@ SCRIPTS: dict[str, list[str]] = {
     "faust_consume": [],
     "worker": [],
     "scaling": [],
+    "soak": [],  # 30 minutes at 2,000 events/s
     "spy_summary": [],  # a summariser of py-spy profiles: in a full run, only its smoke check
 }
 
