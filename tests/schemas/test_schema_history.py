@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import fastavro
-from fastavro.utils import generate_many
 import pytest
+from fastavro.utils import generate_many
 
 from schemas.codec import SCHEMA_DIR, SCHEMA_FILES, SINGLE_OBJECT_MARKER, AvroCodec, SchemaStore, schema_fingerprint
 
