@@ -16,7 +16,7 @@ def test_starting_a_running_broker_is_a_no_op(kafka_broker: LocalBroker) -> None
 
 def test_cli_status_reports_a_ready_broker(kafka_broker: LocalBroker, capsys, monkeypatch) -> None:
     monkeypatch.setenv("FRAUDSTREAM_HOME", str(kafka_broker.home.parent))
-    monkeypatch.setattr("cli.kafka_commands.local_broker", lambda settings, port=None: kafka_broker)
+    monkeypatch.setattr("cli.kafka_commands.local_broker", lambda settings, port=None, secure_port=None: kafka_broker)
     assert main(["kafka", "status"]) == 0
     assert "ready" in capsys.readouterr().out
 
