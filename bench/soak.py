@@ -32,14 +32,14 @@ from confluent_kafka.admin import AdminClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import add_smoke_flag, free_port, results_dir  # noqa: E402
-from bench.worker import BOOTSTRAP, BROKER, size, start_worker, stop_worker, topics, trained_dataset  # noqa: E402
-from consumers.topic_audit import end_offsets  # noqa: E402
-from fraudstream.kafka import PRODUCER_DEFAULTS  # noqa: E402
-from fraudstream.settings import PROJECT_ROOT, TopicNames  # noqa: E402
-from producers.replay import encoded_events  # noqa: E402
-from schemas.codec import AvroCodec  # noqa: E402
-from schemas.dataset import Dataset  # noqa: E402
+from bench.harness import add_smoke_flag, free_port, results_dir
+from bench.worker import BOOTSTRAP, BROKER, size, start_worker, stop_worker, topics, trained_dataset
+from consumers.topic_audit import end_offsets
+from fraudstream.kafka import PRODUCER_DEFAULTS
+from fraudstream.settings import PROJECT_ROOT, TopicNames
+from producers.replay import encoded_events
+from schemas.codec import AvroCodec
+from schemas.dataset import Dataset
 
 DAY_MS = 86_400_000
 #: event time between the end of one copy and the start of the next (longer than the label delay)

@@ -201,7 +201,10 @@ def register(sub: Any) -> None:
             "standby_replicas",
         ),
     )
-    wk.add_argument("--shadow", choices=["river"], help="score with a River challenger in shadow")
+    wk.add_argument(
+        "--shadow",
+        help="score a challenger in shadow: river (an online model), or a model alias or version (e.g. staging)",
+    )
     wk.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port")
     wk.add_argument("--log-level", help=f"the worker's log level (default: {WORKER_LOG_LEVEL})")
     wk.set_defaults(func=cmd_worker)

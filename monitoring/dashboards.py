@@ -147,7 +147,16 @@ PIPELINE = Dashboard(
                 q("fraudstream_worker_shadow_recall_ratio", "recall {{model}}"),
             ),
             unit="percentunit",
-            description="Only with `fraudstream worker --shadow river`; never acted on.",
+            description="Only with `fraudstream worker --shadow river|staging|VERSION`; never acted on. Precision "
+            "and recall at each model's own thresholds, on matured outcomes.",
+        ),
+        Panel(
+            "Champion and challenger: average precision on matured labels",
+            (q("fraudstream_worker_shadow_average_precision_ratio", "average precision {{model}}"),),
+            unit="percentunit",
+            description="The ranking quality a review queue sees, for the champion and the shadow, over the last "
+            "100,000 outcomes that matured (a fraud label, or none for 14 days of event time; how many: "
+            "fraudstream_worker_shadow_matured_outcomes): the evidence for `fraudstream model promote`.",
         ),
         Panel(
             "Alerts firing",

@@ -42,8 +42,9 @@ class WorkerConfig(BaseModel):
     #: ``table_standby_replicas``); each process then also applies the others' changelog writes
     #: (the cost, and the failover time either way: BENCHMARKS.md)
     standby_replicas: int = Field(default=1, ge=0)
-    #: a shadow model scored beside the champion: ``river``, or none
-    shadow: Literal["river"] | None = None
+    #: a shadow model scored beside the champion: ``river``, a registry alias (``staging``) or a
+    #: model version, or none
+    shadow: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
     #: the local table stores (RocksDB): one folder per worker process (the CLI claims a free one
     #: under ``$FRAUDSTREAM_HOME/worker/<app-id>``: ``state_dir.py``)
     data_dir: str = ".fraudstream/worker"

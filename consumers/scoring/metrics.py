@@ -54,6 +54,16 @@ SHADOW_PRECISION = Gauge(
 SHADOW_RECALL = Gauge(
     "fraudstream_worker_shadow_recall_ratio", "Recall of shadow and champion on matured labels.", ["model"]
 )
+SHADOW_AVERAGE_PRECISION = Gauge(
+    "fraudstream_worker_shadow_average_precision_ratio",
+    "Average precision of shadow and champion scores on matured labels (the last 100,000 outcomes).",
+    ["model"],
+)
+SHADOW_MATURED = Gauge(
+    "fraudstream_worker_shadow_matured_outcomes",
+    "Transactions whose outcome has matured (a fraud label, or none for the maturity period) in the comparison.",
+    ["shadow"],
+)
 
 
 #: every outcome and dead-letter reason is exported from the start (at 0), so rates and shares

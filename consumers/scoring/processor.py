@@ -312,15 +312,13 @@ class ScoringProcessor:
         for row, scored in enumerate(result.scored):
             scored.score, scored.decision = score_list[row], decision_list[row]
         shadows: list[ShadowVerdict] | None = None
-        if self.shadow is not None:
-            shadows = []
-            for scored in result.scored:
-                tx = scored.transaction
-                shadow_score = self.shadow.score(
-                    tx.transaction_id, tx.ts_ms, scored.vector, scored.decision != "APPROVE"
-                )
-                shadows.append(ShadowVerdict(self.shadow.name, shadow_score, self.shadow.decide(shadow_score)))
         txs = [scored.transaction for scored in result.scored]
+        if self.shadow is not None:
+            shadow, flagged_rows = self.shadow, [decision != "APPROVE" for decision in decision_list]
+            shadow_scores = shadow.score_batch([tx.transaction_id for tx in txs], [tx.ts_ms for tx in txs], matrix,
+                                               score_list, flagged_rows)  # fmt: skip
+            name = shadow.name
+            shadows = [ShadowVerdict(name, score, shadow.decide(score)) for score in shadow_scores]
         encoded = self.decision_encoder.encode_batch(
             transaction_ids=[tx.transaction_id for tx in txs],
             card_ids=[tx.card_id for tx in txs],

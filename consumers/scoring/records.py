@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple, Protocol, get_args
 
+import numpy as np
+
 from features.engine import TransactionView
 from schemas.codec import DecodeReason
 
@@ -98,15 +100,25 @@ class StateAccess(Protocol):
 class Shadow(Protocol):
     """A model scored beside the champion that never acts: its verdict rides along in the Decision.
 
-    ``score`` is called once per transaction in batch order, after the champion, and must not
-    change the champion's result; ``learn_label`` receives fraud labels as they arrive;
-    ``export_metrics`` publishes its comparison with the champion once per batch. The contract
-    tests (``tests/consumers/scoring/test_shadow_contract.py``) hold every implementation to it.
+    ``score_batch`` is called once per batch with the champion's feature matrix (rows in batch
+    order), the champion's scores and whether it flagged each row, after the champion, and must not
+    change the champion's result; ``name`` names the model that scored the batch; ``learn_label``
+    receives fraud labels as they arrive; ``export_metrics`` publishes its comparison with the
+    champion once per batch. The contract tests (``tests/consumers/scoring/test_shadow_contract.py``)
+    hold every implementation to it.
     """
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
-    def score(self, transaction_id: str, ts_ms: int, vector: list[float], champion_flagged: bool) -> float: ...
+    def score_batch(
+        self,
+        transaction_ids: Sequence[str],
+        ts_ms: Sequence[int],
+        matrix: np.ndarray,
+        champion_scores: Sequence[float],
+        champion_flagged: Sequence[bool],
+    ) -> list[float]: ...
     def learn_label(self, transaction_id: str, is_fraud: bool) -> None: ...
     def decide(self, score: float) -> str: ...
     def export_metrics(self) -> None: ...

@@ -1,45 +1,22 @@
 """The optional River challenger (``fraudstream worker --shadow river``): scores in shadow, never acts.
 
 Every transaction is scored by an online logistic regression (River, on standardised features),
-and the result rides along in the Decision. The model learns from labels once they mature: a
-fraud label teaches "fraud" for its transaction; a transaction with no fraud label
-``maturity_ms`` of event time later is taken as genuine and teaches "genuine". Transactions wait
-for that in a bounded buffer (oldest dropped beyond ``max_pending``), so memory stays bounded.
-The shadow is process-local: a restarted worker starts a fresh challenger.
-
-Gauges compare it with the champion: agreement rate of decisions, and precision/recall of both on
-matured outcomes.
+and the result rides along in the Decision. The model learns from outcomes once they mature
+(``shadow_outcomes.py``): a fraud label teaches "fraud" for its transaction; a transaction with no
+fraud label ``maturity_ms`` of event time later teaches "genuine". The shadow is process-local: a
+restarted worker starts a fresh challenger. Its comparison with the champion (agreement, and
+precision, recall and average precision on matured outcomes) is exported as gauges.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from dataclasses import dataclass
+from collections.abc import Sequence
 
+import numpy as np
 from river import compose, linear_model, optim, preprocessing
 
-from consumers.scoring import metrics
-from features.definitions import DAY_MS, feature_names
-
-
-@dataclass
-class _Outcome:
-    tp: int = 0
-    fp: int = 0
-    fn: int = 0
-
-    def add(self, flagged: bool, fraud: bool) -> None:
-        self.tp += flagged and fraud
-        self.fp += flagged and not fraud
-        self.fn += (not flagged) and fraud
-
-    @property
-    def precision(self) -> float:
-        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
-
-    @property
-    def recall(self) -> float:
-        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
+from consumers.scoring.shadow_outcomes import DEFAULT_MATURITY_MS, MaturedOutcomes, Pending
+from features.definitions import feature_names
 
 
 class RiverShadow:
@@ -47,7 +24,7 @@ class RiverShadow:
 
     def __init__(
         self,
-        maturity_ms: int = 14 * DAY_MS,
+        maturity_ms: int = DEFAULT_MATURITY_MS,
         max_pending: int = 200_000,
         threshold: float = 0.5,
         decline_threshold: float = 0.95,
@@ -57,22 +34,28 @@ class RiverShadow:
         self.model = compose.Pipeline(
             preprocessing.StandardScaler(), linear_model.LogisticRegression(optimizer=optim.SGD(0.01))
         )
-        self.maturity_ms, self.max_pending, self.threshold = maturity_ms, max_pending, threshold
-        #: transaction id -> (event time, features, champion flagged, shadow flagged)
-        self.pending: OrderedDict[str, tuple[int, dict[str, float], bool, bool]] = OrderedDict()
-        self.agree = self.compared = 0
-        self.champion, self.challenger = _Outcome(), _Outcome()
+        self.threshold = threshold
+        #: the features of each transaction waiting for its outcome, to learn from it then
+        self.features: dict[str, dict[str, float]] = {}
+        self.outcomes = MaturedOutcomes("river", maturity_ms, max_pending, on_matured=self._learn)
         self.learned = 0
 
-    def score(self, transaction_id: str, ts_ms: int, vector: list[float], champion_flagged: bool) -> float:
-        x = dict(zip(self.names, vector, strict=True))
-        score = float(self.model.predict_proba_one(x).get(True, 0.0))
-        flagged = score >= self.threshold
-        self.compared += 1
-        self.agree += flagged == champion_flagged
-        self.pending[transaction_id] = (ts_ms, x, champion_flagged, flagged)
-        self._mature(ts_ms)
-        return score
+    def score_batch(
+        self,
+        transaction_ids: Sequence[str],
+        ts_ms: Sequence[int],
+        matrix: np.ndarray,
+        champion_scores: Sequence[float],
+        champion_flagged: Sequence[bool],
+    ) -> list[float]:
+        scores = []
+        for transaction_id, row in zip(transaction_ids, matrix.tolist(), strict=True):
+            x = dict(zip(self.names, row, strict=True))
+            scores.append(float(self.model.predict_proba_one(x).get(True, 0.0)))
+            self.features[transaction_id] = x
+        flagged = [score >= self.threshold for score in scores]
+        self.outcomes.add_many(transaction_ids, ts_ms, champion_scores, scores, champion_flagged, flagged)
+        return scores
 
     def decide(self, score: float) -> str:
         if score >= self.decline_threshold:
@@ -80,32 +63,13 @@ class RiverShadow:
         return "REVIEW" if score >= self.threshold else "APPROVE"
 
     def learn_label(self, transaction_id: str, is_fraud: bool) -> None:
-        entry = self.pending.pop(transaction_id, None)
-        if entry is not None:
-            self._learn(entry, is_fraud)
+        self.outcomes.label(transaction_id, is_fraud)
 
-    def _learn(self, entry: tuple[int, dict[str, float], bool, bool], fraud: bool) -> None:
-        _, x, champion_flagged, shadow_flagged = entry
-        self.model.learn_one(x, fraud)
-        self.champion.add(champion_flagged, fraud)
-        self.challenger.add(shadow_flagged, fraud)
-        self.learned += 1
-
-    def _mature(self, now_ms: int) -> None:
-        while self.pending:
-            _, (ts, *_rest) = next(iter(self.pending.items()))
-            if now_ms - ts < self.maturity_ms and len(self.pending) <= self.max_pending:
-                break
-            _, entry = self.pending.popitem(last=False)
-            if now_ms - entry[0] >= self.maturity_ms:
-                self._learn(entry, False)
-
-    @property
-    def agreement(self) -> float:
-        return self.agree / self.compared if self.compared else 1.0
+    def _learn(self, transaction_id: str, _: Pending, fraud: bool) -> None:
+        x = self.features.pop(transaction_id, None)
+        if x is not None:
+            self.model.learn_one(x, fraud)
+            self.learned += 1
 
     def export_metrics(self) -> None:
-        metrics.SHADOW_AGREEMENT.labels("river").set(self.agreement)
-        for label, outcome in (("champion", self.champion), ("shadow", self.challenger)):
-            metrics.SHADOW_PRECISION.labels(label).set(outcome.precision)
-            metrics.SHADOW_RECALL.labels(label).set(outcome.recall)
+        self.outcomes.export()

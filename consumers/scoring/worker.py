@@ -102,14 +102,18 @@ async def pipelined(
         await asyncio.sleep(0)
 
 
-def make_shadow(kind: str | None) -> Shadow | None:
-    if kind is None:
+def make_shadow(config: WorkerConfig, registry: ModelRegistry) -> Shadow | None:
+    """The shadow ``config.shadow`` names: River's online model, or a registry alias or version."""
+    if config.shadow is None:
         return None
-    if kind == "river":
+    if config.shadow == "river":
         from consumers.scoring.shadow import RiverShadow
 
         return RiverShadow()
-    raise ValueError(f"unknown shadow model {kind!r}; use 'river'")
+    from consumers.scoring.challenger import ChallengerShadow
+
+    watch = ModelWatch(registry, interval=config.reload_interval, alias=config.shadow)
+    return ChallengerShadow(watch, config.shadow, threads=config.scoring_threads)
 
 
 class ScoringWorker:
@@ -150,7 +154,7 @@ class ScoringWorker:
         )
         self.delivery = OutputDelivery(self.producer, config.topics, changelogs)
         self.registry = ModelRegistry(config.model_store)
-        self.shadow = make_shadow(config.shadow)
+        self.shadow = make_shadow(config, self.registry)
         self.processor: ScoringProcessor | None = None
         self.app.on_partitions_revoked.connect(self._clear_cache)
         self.app.on_partitions_assigned.connect(self._on_assigned)

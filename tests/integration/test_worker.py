@@ -505,3 +505,63 @@ def _assigned(worker: WorkerProcess) -> bool:
         return False
     return any(line.startswith("fraudstream_worker_owned_partitions") and not line.endswith(" 0.0")
                for line in text.splitlines())  # fmt: skip
+
+
+def _gauges(worker: WorkerProcess, name: str) -> dict[str, float]:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return {
+        next(iter(sample.labels.values())): sample.value
+        for family in text_string_to_metric_families(worker.metrics())
+        if family.name == name
+        for sample in family.samples
+    }
+
+
+def test_a_staging_model_shadows_production_and_its_matured_label_figures_move_as_labels_arrive(
+    scenario, bootstrap_servers, topic_factory
+) -> None:
+    """Champion/challenger: ``--shadow staging`` scores every transaction with the staged version on
+    the champion's features in the same batch, its verdict rides in every decision, and the
+    comparison on matured outcomes grows when the fraud labels arrive."""
+    from trainer.config import Gates, TrainConfig
+    from trainer.train import train
+
+    store, registry = scenario["store"], ModelRegistry(scenario["store"])
+    candidate = train(TrainConfig(data=scenario["data"], store_uri=store, report_dir=scenario["root"] / "r2",
+                                  gates=Gates.off(), xgb_params={"max_depth": 2, "eta": 0.3}),
+                      progress=lambda m: None).version  # fmt: skip
+    assert registry.resolve("staging") == candidate != registry.resolve("production")
+    topics = _topics(topic_factory, EXACT)
+    events = _replayed(scenario["dataset"], topics)
+    transactions = [e for e in events if e.topic == topics.transactions]
+    labels = [e for e in events if e.topic == topics.labels]
+    produce(bootstrap_servers, transactions)
+    n = len(transactions)
+    worker = WorkerProcess(bootstrap_servers, topics, store, f"shadow-{topics.decisions[-8:]}", scenario["root"],
+                           "--shadow", "staging", partitions=EXACT)  # fmt: skip
+    try:
+        worker.start()
+        wait_for(_complete(bootstrap_servers, topics.decisions, n), 240, "every transaction decided", worker)
+        wait_for(lambda: _gauges(worker, "fraudstream_worker_shadow_matured_outcomes").get("staging", 0) > 0, 30,
+                 "outcomes matured by age", worker)  # fmt: skip
+        before = _gauges(worker, "fraudstream_worker_shadow_matured_outcomes")["staging"]
+        agreement = _gauges(worker, "fraudstream_worker_shadow_agreement_ratio")["staging"]
+        assert 0.5 < agreement < 1.0  # two different models, mostly agreeing
+        produce(bootstrap_servers, labels)
+        wait_for(lambda: _gauges(worker, "fraudstream_worker_shadow_matured_outcomes")["staging"] > before, 60,
+                 "the fraud labels to mature outcomes", worker)  # fmt: skip
+        wait_for(lambda: _gauges(worker, "fraudstream_worker_shadow_recall_ratio").get("champion", 0) > 0, 60,
+                 "recall on matured frauds", worker)  # fmt: skip
+        ap = _gauges(worker, "fraudstream_worker_shadow_average_precision_ratio")
+        assert set(ap) == {"champion", "shadow"}
+        assert all(0 < value <= 1 for value in ap.values())
+    finally:
+        worker.stop()
+    got = decisions(bootstrap_servers, topics.decisions)
+    assert {d["shadow"]["model"] for d in got} == {f"staging:{candidate}"}
+    challenger = registry.load(candidate)
+    features = scenario["features"].set_axis(scenario["dataset"].transactions["transaction_id"])
+    expected = challenger.predict(features.loc[[d["transaction_id"] for d in got], list(FEATURE_NAMES)].to_numpy())
+    assert np.allclose([d["shadow"]["score"] for d in got], expected, atol=1e-6)  # the same features, its scores
+    assert [d["shadow"]["decision"] for d in got] == challenger.decide(expected).tolist()

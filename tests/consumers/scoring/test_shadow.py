@@ -20,31 +20,37 @@ def _vector(fraud: bool, rng: np.random.Generator) -> list[float]:
     return v
 
 
+def _score(shadow: RiverShadow, transaction_id: str, ts: int, vector: list[float], flagged: bool) -> float:
+    (score,) = shadow.score_batch([transaction_id], [ts], np.array([vector]), [float(flagged)], [flagged])
+    return score
+
+
 def test_the_shadow_learns_fraud_labels_and_matured_genuine_outcomes() -> None:
     rng = np.random.default_rng(1)
     shadow = RiverShadow(maturity_ms=DAY_MS, max_pending=10_000)
     t = 1_775_000_000_000
-    before = shadow.score("probe-0", t, _vector(True, rng), champion_flagged=True)
+    before = _score(shadow, "probe-0", t, _vector(True, rng), True)
     for i in range(3000):
         fraud = i % 10 == 0
-        shadow.score(f"tx{i}", t + i * 60_000, _vector(fraud, rng), champion_flagged=fraud)
+        _score(shadow, f"tx{i}", t + i * 60_000, _vector(fraud, rng), fraud)
         if fraud:
             shadow.learn_label(f"tx{i}", True)
     assert shadow.learned > 1500  # 300 fraud labels plus the transactions that matured (a day old) without one
-    after = shadow.score("probe-1", t + 3000 * 60_000, _vector(True, rng), champion_flagged=True)
-    genuine = shadow.score("probe-2", t + 3000 * 60_000, _vector(False, rng), champion_flagged=False)
+    after = _score(shadow, "probe-1", t + 3000 * 60_000, _vector(True, rng), True)
+    genuine = _score(shadow, "probe-2", t + 3000 * 60_000, _vector(False, rng), False)
     assert after > before
     assert after > genuine
-    assert 0.0 <= shadow.agreement <= 1.0
-    assert shadow.champion.tp > 0
+    assert 0.0 <= shadow.outcomes.agreement <= 1.0
+    assert shadow.outcomes.figures()["champion"]["recall"] == 1.0  # it flagged every fraud
 
 
 def test_pending_outcomes_are_bounded() -> None:
     shadow = RiverShadow(maturity_ms=10 * DAY_MS, max_pending=100)
     rng = np.random.default_rng(2)
     for i in range(1000):
-        shadow.score(f"tx{i}", 1_775_000_000_000 + i, _vector(False, rng), champion_flagged=False)
-    assert len(shadow.pending) <= 101
+        _score(shadow, f"tx{i}", 1_775_000_000_000 + i, _vector(False, rng), False)
+    assert len(shadow.outcomes.pending) <= 101
+    assert len(shadow.features) <= 101  # what it keeps to learn from goes with the outcome
 
 
 def test_shadow_results_ride_along_in_decisions_and_never_change_them(tiny_model) -> None:

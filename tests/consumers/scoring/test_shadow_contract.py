@@ -13,6 +13,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
+from consumers.scoring.challenger import ChallengerShadow
 from consumers.scoring.processor import ScoringProcessor
 from consumers.scoring.records import InputEvent, Shadow
 from consumers.scoring.shadow import RiverShadow
@@ -20,9 +21,12 @@ from consumers.scoring.state_store import TableState
 from features.definitions import DAY_MS, FEATURE_NAMES
 from fraudstream.settings import TopicNames
 from schemas.codec import AvroCodec
-from tests.consumers.scoring.fakes import StaticModels
+from tests.consumers.scoring.fakes import StaticModels, tiny_model
 
-SHADOWS: dict[str, Callable[[], Shadow]] = {"river": RiverShadow}
+SHADOWS: dict[str, Callable[[], Shadow]] = {
+    "river": RiverShadow,
+    "registry-model": lambda: ChallengerShadow(StaticModels(tiny_model()), "staging"),
+}
 T = 1_775_000_000_000
 
 
@@ -35,8 +39,12 @@ def test_scores_are_probabilities_and_verdicts_are_decisions(shadow: Shadow) -> 
     rng = np.random.default_rng(0)
     assert isinstance(shadow.name, str)
     assert shadow.name
-    for i in range(200):
-        score = shadow.score(f"tx{i}", T + i * 60_000, rng.random(len(FEATURE_NAMES)).tolist(), i % 7 == 0)
+    matrix = rng.random((200, len(FEATURE_NAMES)))
+    flagged = [i % 7 == 0 for i in range(200)]
+    scores = shadow.score_batch([f"tx{i}" for i in range(200)], [T + i * 60_000 for i in range(200)], matrix,
+                                [0.9 if f else 0.1 for f in flagged], flagged)  # fmt: skip
+    assert len(scores) == 200
+    for score in scores:
         assert 0.0 <= score <= 1.0
         assert shadow.decide(score) in ("APPROVE", "REVIEW", "DECLINE")
 
@@ -45,7 +53,7 @@ def test_labels_it_never_scored_are_harmless_and_metrics_can_always_be_exported(
     shadow.export_metrics()  # before anything was scored
     shadow.learn_label("never-seen", True)
     shadow.learn_label("never-seen", False)
-    shadow.score("tx", T + DAY_MS, [0.0] * len(FEATURE_NAMES), False)
+    shadow.score_batch(["tx"], [T + DAY_MS], np.zeros((1, len(FEATURE_NAMES))), [0.0], [False])
     shadow.learn_label("tx", True)
     shadow.export_metrics()
 
@@ -67,4 +75,5 @@ def test_the_champions_decisions_are_the_same_with_the_shadow(shadow: Shadow, ti
 
     plain, shadowed = decisions(None), decisions(shadow)
     assert all(d["shadow"]["model"] == shadow.name for d in shadowed)
+    assert all(0.0 <= d["shadow"]["score"] <= 1.0 for d in shadowed)
     assert [{**d, "shadow": None} for d in shadowed] == plain
