@@ -244,9 +244,13 @@ class ScoringWorker:
     # -- around the loop ---------------------------------------------------------------------
 
     async def follow_production_alias(self) -> None:
-        """Also while idle, so the model metric and the next batch are current."""
+        """Also while idle, so the model metric and the next batch are current; and the shadow's
+        comparison, whose figures a batch refreshes only every so often (the last labels of a
+        stream would otherwise wait for the next batch to count)."""
         if self.processor is not None and self.processor.models.maybe_reload():
             metrics.MODEL_RELOADS.inc()
+        if self.shadow is not None:
+            self.shadow.export_metrics()
 
     async def log_waiting(self) -> None:
         """What the oldest held transaction waits on, once it has waited across two of these ticks."""
