@@ -16,6 +16,7 @@ most every ``ap_every`` seconds.
 
 from __future__ import annotations
 
+import math
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
@@ -149,7 +150,10 @@ class MaturedOutcomes:
         if self._ap_at is not None and now - self._ap_at < self.ap_every:
             return
         self._ap_at = now
-        for model, figures in self.figures().items():
-            metrics.SHADOW_PRECISION.labels(model).set(figures["precision"])
-            metrics.SHADOW_RECALL.labels(model).set(figures["recall"])
-            metrics.SHADOW_AVERAGE_PRECISION.labels(model).set(figures["average_precision"])
+        nothing = {"precision": math.nan, "recall": math.nan, "average_precision": math.nan}
+        figures = self.figures()
+        for model in ("champion", "shadow"):  # NaN until an outcome matured: unknown, not zero
+            values = figures.get(model, nothing)
+            metrics.SHADOW_PRECISION.labels(model).set(values["precision"])
+            metrics.SHADOW_RECALL.labels(model).set(values["recall"])
+            metrics.SHADOW_AVERAGE_PRECISION.labels(model).set(values["average_precision"])

@@ -63,3 +63,14 @@ def test_the_challenger_scores_the_champions_matrix_at_its_own_thresholds_and_fo
     assert shadow.name == "staging:tiny-2"  # the alias moved before the batch
     assert np.allclose(scores, first.predict(matrix))
     assert [shadow.decide(s) for s in scores] == then.decide(np.array(scores)).tolist()
+
+
+def test_the_figures_are_exported_as_unknown_until_an_outcome_matured() -> None:
+    import math
+
+    from consumers.scoring import metrics
+
+    outcomes = MaturedOutcomes("probe-shadow")
+    outcomes.export()
+    assert math.isnan(metrics.SHADOW_AVERAGE_PRECISION.labels("shadow")._value.get())
+    assert metrics.SHADOW_AGREEMENT.labels("probe-shadow")._value.get() == 1.0
