@@ -19,7 +19,7 @@ from fraudstream.settings import FraudstreamSettings
 __all__ = ["default_help", "given", "kafka_from", "settings_from", "store_help", "store_uri"]
 
 #: how long a command waits for the cluster to answer before it says so and exits
-CONNECT_TIMEOUT = 10.0
+CONNECT_TIMEOUT = 8.0
 
 store_help = "model store URI: file://PATH or s3://bucket/prefix (env FRAUDSTREAM_MODEL_STORE)"
 

@@ -40,6 +40,10 @@ def worker_config(args: argparse.Namespace) -> WorkerConfig:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    config = worker_config(args)
+    kafka = kafka_from(settings)  # before the heavy imports: a user without a broker hears so at once
+
     import faust
     from prometheus_client import start_http_server
 
@@ -49,9 +53,6 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from fraudstream.kafka import ensure_topics
     from fraudstream.logs import logging_config
 
-    settings = settings_from(args)
-    config = worker_config(args)
-    kafka = kafka_from(settings)
     # held until the process ends: a second worker of this app on this host gets its own folder
     claim = StateDirClaim(Path(config.data_dir))
     config = config.model_copy(update={"data_dir": str(claim.path)})
@@ -78,12 +79,14 @@ def window_flags(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_drift(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    kafka = kafka_from(settings)  # before the heavy imports: a user without a broker hears so at once
+
     from prometheus_client import start_http_server
 
     from consumers.drift.consumer import run_drift
     from fraudstream.kafka import ensure_topics
 
-    settings = settings_from(args)
     config = DriftConfig(
         bootstrap_servers=settings.bootstrap_servers,
         security=settings.security,
@@ -93,7 +96,6 @@ def cmd_drift(args: argparse.Namespace) -> int:
         thresholds=DriftThresholds(**given(args, THRESHOLD_FLAGS)),
         **window_flags(args),
     )
-    kafka = kafka_from(settings)
     logging.getLogger("fraudstream.drift").info(f"drift settings: {config!r}")
     ensure_topics(kafka, [config.decisions_topic, config.reports_topic], settings.partitions)
     if args.metrics_port:
