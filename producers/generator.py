@@ -83,9 +83,9 @@ def _country_of(x: np.ndarray) -> np.ndarray:
 def _tokens(rng: np.random.Generator, prefix: str, n: int) -> np.ndarray:
     """Unique random hex tokens (ids are opaque tokens, never sequential card numbers).
 
-    A hex token can hold 13 or more decimal digits in a row that pass the Luhn check (about 1 in
-    1,000 do): the worker would dead-letter it as a card number (``fraudstream/pan.py``), so such a
-    token is replaced by a spare one, leaving every other token as the seed made it.
+    A hex token can hold 13 or more decimal digits in a row that pass the Luhn check: the worker
+    would dead-letter it as a card number (``fraudstream/pan.py``), so such a token is replaced by
+    a spare one, leaving every other token as the seed made it.
     """
     candidates = rng.permutation(np.unique(rng.integers(0, 2**62, size=n + n // 10 + 16)))
     tokens = [f"{prefix}{v:016x}" for v in candidates]
