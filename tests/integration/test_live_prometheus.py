@@ -94,8 +94,10 @@ class Prometheus:
         try:
             with urllib.request.urlopen(url, timeout=10) as response:
                 body: dict = json.loads(response.read())
-        except urllib.error.HTTPError as exc:  # a bad query answers 400 with the error in the body
-            body = json.loads(exc.read())
+        except urllib.error.HTTPError as exc:
+            if exc.code not in (400, 422):  # a starting server answers 503 "Service Unavailable" (not JSON)
+                raise
+            body = json.loads(exc.read())  # a bad query answers 400/422 with the error in the body
         return body
 
     def query(self, expr: str) -> dict:
