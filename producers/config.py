@@ -44,6 +44,9 @@ class GeneratorConfig(BaseModel):
     unusual_merchant_per_day: float = 1.0
     label_delay_median_days: float = 2.0
     late_report_fraction: float = 0.1
+    #: every fraud reported exactly this many days after it (the handbook's protocol); replaces the
+    #: log-normal delay and the late reports when set
+    label_delay_fixed_days: float | None = Field(default=None, gt=0)
     currency: str = "EUR"
 
     @model_validator(mode="after")

@@ -23,8 +23,9 @@ Fraud scenarios (``fraud_scenario`` names them; a transaction has at most one):
 =========================== ====================================================================
 
 Every fraud gets a Label whose ``reported_at`` follows a log-normal delay (median two days);
-``late_report_fraction`` of them are reported 14-45 days later. Labels are never earlier than
-their transaction.
+``late_report_fraction`` of them are reported 14-45 days later (or every one exactly
+``label_delay_fixed_days`` later, the handbook's protocol). Labels are never earlier than their
+transaction.
 """
 
 from __future__ import annotations
@@ -369,6 +370,8 @@ def _labels(config: GeneratorConfig, rng: np.random.Generator, frauds: pd.DataFr
     delay_days = np.clip(rng.lognormal(np.log(config.label_delay_median_days), 0.6, n), 0.1, 14.0)
     late = rng.random(n) < config.late_report_fraction
     delay_days[late] = rng.uniform(14, 45, int(late.sum()))
+    if config.label_delay_fixed_days is not None:
+        delay_days = np.full(n, config.label_delay_fixed_days)
     delay = pd.to_timedelta(np.round(delay_days * SECONDS_PER_DAY * 1000).astype(np.int64), unit="ms")
     labels = pd.DataFrame(
         {

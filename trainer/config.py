@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -91,7 +91,16 @@ class TrainConfig(BaseModel):
     review_precision: float = Field(default=0.80, gt=0, le=1)
     decline_precision: float = Field(default=0.95, gt=0, le=1)
     gates: Gates = Field(default_factory=Gates)
+    #: fixed XGBoost parameters: no search, early stopping on the validation days picks the rounds
     xgb_params: dict[str, Any] | None = None
-    #: random-search trials over XGBoost parameters (0: the defaults)
-    trials: int = Field(default=0, ge=0)
+    #: model-selection trials over families and hyperparameters on prequential folds
+    #: (``trainer/selection.py``); 0: today's defaults with early stopping on the validation days
+    trials: int = Field(default=60, ge=0)
+    #: the search stops at this many seconds even if trials remain
+    time_budget_seconds: float = Field(default=100.0, gt=0)
+    #: prequential folds (a week each, newest first); fewer when the data does not reach back
+    folds: int = Field(default=4, ge=1)
+    families: tuple[Literal["xgboost", "random_forest", "logistic_regression"], ...] = (
+        "xgboost", "random_forest", "logistic_regression",
+    )  # fmt: skip
     seed: int = 0

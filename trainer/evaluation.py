@@ -19,21 +19,32 @@ import pandas as pd
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 
-def threshold_for_precision(y_true: np.ndarray, scores: np.ndarray, target: float) -> tuple[float, bool]:
+def threshold_for_precision(
+    y_true: np.ndarray, scores: np.ndarray, target: float, positive_weight: np.ndarray | None = None
+) -> tuple[float, bool]:
     """Lowest threshold ``s`` with precision(score >= s) >= target; (threshold, reached).
 
     If no threshold reaches the target, returns the threshold of the highest precision (ties: the
-    lowest such threshold) and False.
+    lowest such threshold) and False. ``positive_weight``: how many frauds each known fraud stands
+    for (``1 / F(age)`` for labels not yet mature, ``trainer/selection.py``); precision is then the
+    expected share of frauds among the alerts, at most 1.
+
+    >>> y, s = np.array([1, 0, 1, 0]), np.array([0.9, 0.8, 0.7, 0.6])
+    >>> threshold_for_precision(y, s, 0.8)
+    (0.9, True)
+    >>> threshold_for_precision(y, s, 0.8, positive_weight=np.array([1.5, 1, 1.5, 1]))
+    (0.7, True)
     """
     if not 0 < target <= 1:
         raise ValueError(f"precision target must be in (0, 1], got {target}")
     order = np.argsort(-scores, kind="stable")
-    sorted_scores, sorted_true = scores[order], y_true[order].astype(float)
+    weight = np.ones(len(y_true)) if positive_weight is None else np.asarray(positive_weight, dtype=float)
+    sorted_scores, sorted_true = scores[order], (y_true.astype(float) * weight)[order]
     # alert sets are "score >= s": evaluate only at the last position of each distinct score
     last_of_value = np.r_[sorted_scores[1:] != sorted_scores[:-1], True]
     true_positives = np.cumsum(sorted_true)[last_of_value]
     alerts = (np.arange(len(sorted_scores)) + 1)[last_of_value]
-    precision = true_positives / alerts
+    precision = np.minimum(true_positives / alerts, 1.0)
     candidates = sorted_scores[last_of_value]
     reached = precision >= target
     if reached.any():

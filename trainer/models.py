@@ -92,11 +92,11 @@ class LogisticBaseline:
     intercept: float
 
     @classmethod
-    def fit(cls, x: np.ndarray, y: np.ndarray, feature_names: list[str]) -> LogisticBaseline:
+    def fit(cls, x: np.ndarray, y: np.ndarray, feature_names: list[str], c: float = 1.0) -> LogisticBaseline:
         mean = x.mean(axis=0)
         scale = x.std(axis=0)
         scale[scale == 0] = 1.0
-        model = LogisticRegression(class_weight="balanced", max_iter=2000, C=1.0)
+        model = LogisticRegression(class_weight="balanced", max_iter=2000, C=c)
         model.fit((x - mean) / scale, y)
         return cls(feature_names, mean, scale, model.coef_[0].copy(), float(model.intercept_[0]))
 

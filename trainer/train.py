@@ -5,11 +5,16 @@
    at the start of every period.
 3. Split by event time (``trainer/periods.py``); training targets are the labels reported before
    the test period starts, test targets are the ground truth.
-4. Fit XGBoost: early stopping on the validation days picks the number of rounds, then a refit on
-   the whole training period; and the logistic baseline.
-5. Choose REVIEW and DECLINE thresholds (lowest score reaching the precision targets) on
-   out-of-fold scores of the training period: each training day scored by a model fit on the
-   other days. The test period plays no part.
+4. Choose the model: by prequential validation (``trainer/selection.py``: Optuna over XGBoost,
+   XGBoost's random forest and the logistic baseline, judged on mean validation average precision
+   over weekly folds before the training period's end), then a refit on the whole training
+   period. Without a search (``trials`` 0, fixed ``xgb_params``, or data too short for a fold):
+   today's defaults, early stopping on the validation days picking the rounds. The logistic
+   baseline is always fit and stored beside the model.
+5. Choose REVIEW and DECLINE thresholds (lowest score reaching the precision targets): on the
+   chosen candidate's fold scores, known frauds weighted for label delay; without folds, on
+   out-of-fold scores of the training period (each day scored by a model fit on the other days).
+   The test period plays no part.
 6. Evaluate on the test period; apply the acceptance gates.
 7. Store an immutable version (model, baseline, drift reference, model card); a version that
    passes its gates becomes ``staging``. A failing one is stored, refused promotion, and the
@@ -42,9 +47,10 @@ from registry.drift_reference import build_reference
 from schemas.dataset import Dataset
 from trainer.config import TrainConfig
 from trainer.evaluation import at_threshold, card_precision_at_k, ranking_metrics, threshold_for_precision
-from trainer.models import LogisticBaseline, out_of_fold_scores, train_xgboost, train_xgboost_rounds
+from trainer.models import XGB_DEFAULTS, LogisticBaseline, out_of_fold_scores, train_xgboost, train_xgboost_rounds
 from trainer.periods import choose_periods, in_period
 from trainer.report import write_report
+from trainer.selection import ReportingCurve, Selection, prequential_folds, select_model
 
 Progress = Callable[[str], None]
 
@@ -98,31 +104,6 @@ def known_fraud_before(transactions: pd.DataFrame, labels: pd.DataFrame, cutoff:
     return np.asarray(transactions["transaction_id"].isin(reported["transaction_id"]).to_numpy(), dtype=bool)
 
 
-def _search_params(
-    config: TrainConfig, data: tuple[np.ndarray, ...], names: list[str], progress: Progress
-) -> dict[str, Any]:
-    """Random search over a small XGBoost space, judged on validation average precision."""
-    x_fit, y_fit, x_valid, y_valid = data
-    rng = np.random.default_rng(config.seed)
-    best: tuple[float, dict[str, Any]] = (-1.0, dict(config.xgb_params or {}))
-    for trial in range(config.trials):
-        params = {
-            **(config.xgb_params or {}),
-            "max_depth": int(rng.integers(3, 10)),
-            "eta": float(10 ** rng.uniform(-1.7, -0.7)),
-            "min_child_weight": float(10 ** rng.uniform(-1, 1.3)),
-            "subsample": float(rng.uniform(0.6, 1.0)),
-            "colsample_bytree": float(rng.uniform(0.5, 1.0)),
-            "lambda": float(10 ** rng.uniform(-1, 1.5)),
-        }
-        _, info = train_xgboost(x_fit, y_fit, x_valid, y_valid, names, params)
-        score = info["best_validation_aucpr"]
-        progress(f"trial {trial + 1}/{config.trials}: validation AP {score:.4f} {params}")
-        if score > best[0]:
-            best = (score, params)
-    return best[1]
-
-
 def train(config: TrainConfig, progress: Progress = print) -> TrainResult:
     started = time.perf_counter()
     timings: dict[str, float] = {}
@@ -157,24 +138,61 @@ def train(config: TrainConfig, progress: Progress = print) -> TrainResult:
     )
 
     t0 = time.perf_counter()
-    params = dict(config.xgb_params or {})
-    if config.trials:
-        progress(f"hyperparameter search: {config.trials} trials")
-        params = _search_params(config, (x[fit_mask], y_fit, x[valid_mask], y_valid), names, progress)
-    progress("training XGBoost (early stopping on validation average precision)")
-    _, xgb_info = train_xgboost(x[fit_mask], y_fit, x[valid_mask], y_valid, names, params)
-    rounds = xgb_info["best_iteration"] + 1
-    progress(f"  best iteration {xgb_info['best_iteration']}, validation AP {xgb_info['best_validation_aucpr']:.4f}")
     train_mask = fit_mask | valid_mask
     y_train = known[train_mask]
+    folds = []
+    if config.trials and config.xgb_params is None:
+        folds = prequential_folds(tx["event_time"].min().to_pydatetime(), periods.test_start, config.periods.train_days,
+                                  config.periods.delay_days, config.periods.test_days, config.folds)  # fmt: skip
+    selection: Selection | None = None
+    if folds:
+        curve = ReportingCurve.from_labels(labels, periods.test_start)
+        progress(f"model selection: {len(folds)} prequential folds, up to {config.trials} trials or "
+                 f"{config.time_budget_seconds:g} s over {', '.join(config.families)}; "
+                 f"label maturity {curve.note}")  # fmt: skip
+        selection = select_model(
+            x, names, tx["event_time"], lambda cutoff: known_fraud_before(tx, labels, cutoff), folds,
+            periods.test_start, curve, trials=config.trials, time_budget_seconds=config.time_budget_seconds,
+            seed=config.seed, families=config.families, progress=lambda m: progress(f"  {m}"),
+        )  # fmt: skip
+        params, rounds = selection.params, selection.rounds
+        progress(f"  chosen: {selection.family} ({rounds} rounds), mean validation AP "
+                 f"{selection.mean_validation_ap:.4f} after {selection.trials} trials "
+                 f"({selection.pruned} pruned)")  # fmt: skip
+        if selection.note:
+            progress(f"  {selection.note}")
+        xgb_info: dict[str, Any] = {"family": selection.family, "params": {**XGB_DEFAULTS, **params}, "rounds": rounds}
+        selection_card = selection.summary()
+    else:
+        params = dict(config.xgb_params or {})
+        why = ("fixed parameters were given" if config.xgb_params is not None else
+               "no search was asked for (trials 0)" if not config.trials else
+               "the data does not reach back far enough for a prequential fold before "
+               f"{periods.test_start.date()}")  # fmt: skip
+        progress(f"training XGBoost with early stopping on the validation days ({why})")
+        _, xgb_info = train_xgboost(x[fit_mask], y_fit, x[valid_mask], y_valid, names, params)
+        rounds = xgb_info["best_iteration"] + 1
+        xgb_info = {"family": "xgboost", **xgb_info, "rounds": rounds}
+        best_ap = xgb_info["best_validation_aucpr"]
+        progress(f"  best iteration {xgb_info['best_iteration']}, validation AP {best_ap:.4f}")
+        selection_card = {"method": "holdout: early stopping on the last validation days", "note": why}
     progress(f"refitting on the whole training period with {rounds} rounds")
     booster = train_xgboost_rounds(x[train_mask], y_train, names, params, rounds)
-    # Thresholds need many frauds to be stable; a 2-day validation period has too few. Every
-    # training day is scored by a model trained on the other days (same rounds), and the
-    # thresholds are chosen on those out-of-fold scores: still never on the test period.
-    progress("out-of-fold scores of the training period, one fold a day, for the thresholds")
-    days = tx.loc[train_mask, "event_time"].dt.floor("D").to_numpy()
-    oof = out_of_fold_scores(x[train_mask], y_train, days, names, params, rounds)
+    if selection is not None:
+        # thresholds on the chosen candidate's scores of the folds' validation weeks, each reported
+        # fraud weighted by how likely it was to be reported by now (trainer/selection.py)
+        threshold_truth, threshold_scores = selection.validation_truth, selection.validation_scores
+        threshold_weight: np.ndarray | None = selection.validation_weights
+        chosen_on = "the prequential folds' validation weeks (label-delay weighted)"
+    else:
+        # Thresholds need many frauds to be stable; a 2-day validation period has too few. Every
+        # training day is scored by a model trained on the other days (same rounds), and the
+        # thresholds are chosen on those out-of-fold scores: still never on the test period.
+        progress("out-of-fold scores of the training period, one fold a day, for the thresholds")
+        days = tx.loc[train_mask, "event_time"].dt.floor("D").to_numpy()
+        threshold_truth, threshold_weight = y_train, None
+        threshold_scores = out_of_fold_scores(x[train_mask], y_train, days, names, params, rounds)
+        chosen_on = "out-of-fold scores of the training period (one fold per day)"
     progress("training the logistic-regression baseline")
     baseline = LogisticBaseline.fit(x[train_mask], y_train, names)
     timings["training_seconds"] = time.perf_counter() - t0
@@ -182,8 +200,12 @@ def train(config: TrainConfig, progress: Progress = print) -> TrainResult:
     def xgb_scores(mask: np.ndarray) -> np.ndarray:
         return np.asarray(booster.inplace_predict(x[mask], validate_features=False), dtype=float)
 
-    review, review_reached = threshold_for_precision(y_train, oof, config.review_precision)
-    decline, decline_reached = threshold_for_precision(y_train, oof, config.decline_precision)
+    review, review_reached = threshold_for_precision(
+        threshold_truth, threshold_scores, config.review_precision, threshold_weight
+    )
+    decline, decline_reached = threshold_for_precision(
+        threshold_truth, threshold_scores, config.decline_precision, threshold_weight
+    )
     decline = max(decline, review)
     test_scores = {"xgboost": xgb_scores(test_mask), "logistic_regression": baseline.predict(x[test_mask])}
     # cards with a known fraud in the training period are known compromised (handbook protocol)
@@ -208,7 +230,7 @@ def train(config: TrainConfig, progress: Progress = print) -> TrainResult:
     card: dict[str, Any] = {
         "model_id": version,
         "created_at": datetime.now(UTC).isoformat(),
-        "algorithm": "xgboost",
+        "algorithm": xgb_info["family"],  # served by XGBoost in every case (model.json)
         "baseline_algorithm": "logistic_regression",
         "feature_spec_version": FEATURE_SPEC_VERSION,
         "feature_config": asdict(DEFAULT_CONFIG),
@@ -225,13 +247,13 @@ def train(config: TrainConfig, progress: Progress = print) -> TrainResult:
         "rows": {"fit": int(fit_mask.sum()), "validation": int(valid_mask.sum()), "test": int(test_mask.sum())},
         "code_commit": _code_commit(),
         "packages": _package_versions(),
-        "parameters": {"xgboost": xgb_info, "search_trials": config.trials},
+        "parameters": {"xgboost": xgb_info, "selection": selection_card},
         "thresholds": {
             "review": review,
             "decline": decline,
             "review_precision_target": config.review_precision,
             "decline_precision_target": config.decline_precision,
-            "chosen_on": "out-of-fold scores of the training period (one fold per day)",
+            "chosen_on": chosen_on,
             "review_target_reached": review_reached,
             "decline_target_reached": decline_reached,
         },

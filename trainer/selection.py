@@ -1,0 +1,322 @@
+"""Model selection by prequential validation (the Fraud Detection Handbook's chapter 5).
+
+A model for the test period starting at ``T`` is trained on ``[T - delay - train, T - delay)`` with
+the labels reported before ``T``. Its candidates are judged the same way, shifted into the past::
+
+    fold k (k = 0 .. K-1), w = the test period's length:
+        validation  [T - delay - (k+1)w, T - delay - kw)        V_k = its start
+        training    [V_k - delay - train, V_k - delay)          targets: labels reported before V_k
+        validation targets: the labels reported before T (all the trainer may know)
+
+Each candidate (a model family and its hyperparameters, proposed by Optuna's seeded TPE sampler) is
+fit on every fold's training set and scored on the fold's validation week; the candidate with the
+best mean validation average precision wins and is refit at ``T`` by the caller. Nothing at or after
+``T`` is read: neither a transaction nor a label.
+
+Label maturity. At ``T`` a validation transaction of age ``a`` has had ``a`` days to be reported.
+Frauds not yet reported look genuine there, and a threshold chosen for a precision target on such
+labels lands above it on mature labels (lower recall than intended). :class:`ReportingCurve`
+estimates, from frauds old enough to have been reported, the share ``F(a)`` reported within ``a``
+days; a reported fraud of age ``a`` then stands for ``1 / F(a)`` frauds when thresholds are chosen
+(inverse-probability weighting, :func:`trainer.evaluation.threshold_for_precision`). With a fixed
+delay no shorter than the delay period, ``F = 1`` and nothing changes. Average precision, used to
+rank candidates, is computed on the labels as they are: every candidate is judged on the same labels.
+
+Families: ``xgboost`` (gradient-boosted trees), ``random_forest`` (XGBoost's random-forest mode:
+same runtime, same model format, same reason codes) and ``logistic_regression`` (the baseline).
+The worker serves XGBoost's model format, so when the logistic baseline has the best validation AP
+the best XGBoost-format candidate is served and the selection says so.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xgboost as xgb
+from sklearn.metrics import average_precision_score
+
+from trainer.models import XGB_DEFAULTS, LogisticBaseline
+
+__all__ = ["FAMILIES", "SERVED_FAMILIES", "Fold", "ReportingCurve", "Selection", "prequential_folds", "select_model"]
+
+FAMILIES = ("xgboost", "random_forest", "logistic_regression")
+#: the families the worker can serve (XGBoost's model format)
+SERVED_FAMILIES = ("xgboost", "random_forest")
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Fold:
+    train_start: datetime
+    train_end: datetime
+    valid_start: datetime
+    valid_end: datetime
+
+    def as_dict(self) -> dict[str, str]:
+        return {key: value.isoformat() for key, value in self.__dict__.items()}
+
+
+def prequential_folds(
+    first_event: datetime, test_start: datetime, train_days: int, delay_days: int, week_days: int, n_folds: int
+) -> list[Fold]:
+    """Up to ``n_folds`` folds before ``test_start``, newest first; only those whose data exists.
+
+    >>> from datetime import UTC
+    >>> folds = prequential_folds(datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 3, 1, tzinfo=UTC), 7, 7, 7, 4)
+    >>> [f"{f.train_start:%m-%d} {f.valid_start:%m-%d}" for f in folds]
+    ['02-01 02-15', '01-25 02-08', '01-18 02-01', '01-11 01-25']
+    """
+    day = timedelta(days=1)
+    folds = []
+    for k in range(n_folds):
+        valid_end = test_start - (delay_days + k * week_days) * day
+        valid_start = valid_end - week_days * day
+        train_end = valid_start - delay_days * day
+        train_start = train_end - train_days * day
+        if train_start < first_event:
+            break
+        folds.append(Fold(train_start, train_end, valid_start, valid_end))
+    return folds
+
+
+@dataclass(frozen=True)
+class ReportingCurve:
+    """``F(a)``: the share of (eventually reported) frauds reported within ``a`` days of the transaction."""
+
+    delays_days: np.ndarray  # sorted
+    horizon_days: float
+    note: str
+
+    MIN_FRAUDS = 30
+
+    @classmethod
+    def none(cls, note: str) -> ReportingCurve:
+        return cls(np.zeros(0), 0.0, note)
+
+    @classmethod
+    def from_labels(cls, labels: pd.DataFrame, cutoff: datetime, horizon_days: float = 60.0) -> ReportingCurve:
+        """From the fraud labels reported before ``cutoff`` whose transaction is older than the horizon.
+
+        Reports later than the horizon are not counted: a fraud reported after it is treated as never
+        reported, which is what a label window of that length means.
+        """
+        frauds = labels[labels["is_fraud"].astype(bool) & (labels["reported_at"] < pd.Timestamp(cutoff))]
+        delays = (frauds["reported_at"] - frauds["event_time"]).dt.total_seconds().to_numpy() / 86_400
+        age = (pd.Timestamp(cutoff) - frauds["event_time"]).dt.total_seconds().to_numpy() / 86_400
+        for horizon in (horizon_days, horizon_days / 2):
+            old = delays[(age >= horizon) & (delays <= horizon)]
+            if len(old) >= cls.MIN_FRAUDS:
+                return cls(np.sort(old), horizon, f"from {len(old):,} frauds reported within {horizon:g} days")
+        return cls.none(f"fewer than {cls.MIN_FRAUDS} frauds older than {horizon_days / 2:g} days: no correction")
+
+    def share_reported(self, age_days: np.ndarray) -> np.ndarray:
+        """``F(age)``, never below 0.05 (a weight of at most 20); 1 where the curve is unknown."""
+        if not len(self.delays_days):
+            return np.ones(len(age_days))
+        share = np.searchsorted(self.delays_days, age_days, side="right") / len(self.delays_days)
+        return np.clip(share, 0.05, 1.0)
+
+    def summary(self) -> dict[str, Any]:
+        ages = np.array([1.0, 3.0, 7.0, 14.0, 30.0])
+        shares = self.share_reported(ages).round(4).tolist()
+        return {"note": self.note, "horizon_days": self.horizon_days,
+                "share_reported_by_age_days": dict(zip(ages.tolist(), shares, strict=True))}  # fmt: skip
+
+
+@dataclass
+class FoldData:
+    x_fit: np.ndarray
+    y_fit: np.ndarray
+    x_valid: np.ndarray
+    y_valid: np.ndarray
+    weight_valid: np.ndarray
+    fit_matrix: xgb.QuantileDMatrix | None = None
+
+    def matrix(self, names: list[str]) -> xgb.QuantileDMatrix:
+        if self.fit_matrix is None:  # built once, reused by every tree candidate (same max_bin)
+            self.fit_matrix = xgb.QuantileDMatrix(self.x_fit, label=self.y_fit, feature_names=names,
+                                                  max_bin=XGB_DEFAULTS["max_bin"])  # fmt: skip
+        return self.fit_matrix
+
+
+@dataclass
+class Selection:
+    family: str
+    params: dict[str, Any]
+    rounds: int
+    mean_validation_ap: float
+    fold_aps: list[float]
+    folds: list[Fold]
+    #: pooled validation scores of the chosen candidate's fold models, their labels as known at T,
+    #: and each reported fraud's weight 1/F(age) (1 elsewhere): what thresholds are chosen on
+    validation_scores: np.ndarray
+    validation_truth: np.ndarray
+    validation_weights: np.ndarray
+    curve: ReportingCurve
+    trials: int
+    pruned: int
+    seconds: float
+    leaderboard: list[dict[str, Any]] = field(default_factory=list)
+    note: str = ""
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "method": "prequential validation, Optuna TPE over model families",
+            "family": self.family, "params": self.params, "rounds": self.rounds,
+            "mean_validation_average_precision": self.mean_validation_ap, "fold_average_precision": self.fold_aps,
+            "folds": [fold.as_dict() for fold in self.folds], "trials": self.trials, "pruned": self.pruned,
+            "seconds": round(self.seconds, 1), "leaderboard": self.leaderboard,
+            "label_maturity": self.curve.summary(), "note": self.note,
+        }  # fmt: skip
+
+
+def _tree_candidate(trial: Any, family: str) -> tuple[dict[str, Any], int]:
+    if family == "xgboost":
+        params = {
+            "max_depth": trial.suggest_int("max_depth", 2, 10),
+            "eta": trial.suggest_float("eta", 0.01, 0.3, log=True),
+            "min_child_weight": trial.suggest_float("min_child_weight", 0.1, 30, log=True),
+            "subsample": trial.suggest_float("subsample", 0.5, 1.0),
+            "colsample_bytree": trial.suggest_float("colsample_bytree", 0.3, 1.0),
+            "lambda": trial.suggest_float("lambda", 0.01, 30, log=True),
+            "alpha": trial.suggest_float("alpha", 1e-3, 10, log=True),
+        }
+        return params, trial.suggest_int("rounds", 30, 600, log=True)
+    params = {
+        "num_parallel_tree": trial.suggest_int("num_parallel_tree", 30, 200, log=True),
+        "max_depth": trial.suggest_int("rf_max_depth", 4, 14),
+        "subsample": trial.suggest_float("rf_subsample", 0.3, 0.9),
+        "colsample_bynode": trial.suggest_float("colsample_bynode", 0.2, 0.9),
+        "min_child_weight": trial.suggest_float("rf_min_child_weight", 0.1, 30, log=True),
+        "eta": 1.0, "colsample_bytree": 1.0, "lambda": 1e-5, "alpha": 0.0,
+    }  # fmt: skip
+    return params, 1
+
+
+def _fit_predict(fold: FoldData, names: list[str], family: str, params: dict[str, Any], rounds: int) -> np.ndarray:
+    if family == "logistic_regression":
+        model = LogisticBaseline.fit(fold.x_fit, fold.y_fit, names, c=params["C"])
+        return model.predict(fold.x_valid)
+    booster = xgb.train({**XGB_DEFAULTS, **params}, fold.matrix(names), num_boost_round=rounds)
+    return np.asarray(booster.inplace_predict(fold.x_valid, validate_features=False), dtype=float)
+
+
+def select_model(
+    x: np.ndarray,
+    names: list[str],
+    event_times: pd.Series,
+    known_at: Callable[[datetime], np.ndarray],
+    folds: list[Fold],
+    test_start: datetime,
+    curve: ReportingCurve,
+    *,
+    trials: int,
+    time_budget_seconds: float,
+    seed: int = 0,
+    families: tuple[str, ...] = FAMILIES,
+    progress: Progress = print,
+) -> Selection:
+    """The best candidate by mean validation AP over ``folds``; ``known_at(t)``: frauds reported before t."""
+    import optuna
+
+    if not folds:
+        raise ValueError("model selection needs at least one prequential fold")
+    unknown = set(families) - set(FAMILIES)
+    if unknown or not set(families) & set(SERVED_FAMILIES):
+        raise ValueError(f"families must be among {FAMILIES} and include one of {SERVED_FAMILIES}, got {families}")
+    started = time.perf_counter()
+    known_now = known_at(test_start)
+    age_now = (pd.Timestamp(test_start) - event_times).dt.total_seconds().to_numpy() / 86_400
+    data: list[FoldData] = []
+
+    def between(start: datetime, end: datetime) -> np.ndarray:
+        return np.asarray(((event_times >= pd.Timestamp(start)) & (event_times < pd.Timestamp(end))).to_numpy())
+
+    for fold in folds:
+        fit, valid = between(fold.train_start, fold.train_end), between(fold.valid_start, fold.valid_end)
+        y_fit, y_valid = known_at(fold.valid_start)[fit], known_now[valid]
+        if not (0 < y_fit.sum() < len(y_fit) and 0 < y_valid.sum() < len(y_valid)):
+            raise ValueError(f"fold {fold.as_dict()} needs known frauds and genuine transactions in both periods")
+        weight = np.where(y_valid, 1.0 / curve.share_reported(age_now[valid]), 1.0)
+        data.append(FoldData(x[fit], y_fit.astype(float), x[valid], y_valid, weight))
+
+    best_scores: dict[int, np.ndarray] = {}
+    best_value = -math.inf
+
+    def objective(trial: optuna.Trial) -> float:
+        nonlocal best_value
+        family = trial.suggest_categorical("family", families)
+        if family == "logistic_regression":
+            params, rounds = {"C": trial.suggest_float("C", 1e-3, 10, log=True)}, 0
+        else:
+            params, rounds = _tree_candidate(trial, family)
+        trial.set_user_attr("params", params)
+        trial.set_user_attr("rounds", rounds)
+        aps, scores = [], []
+        for step, fold in enumerate(data):
+            fold_scores = _fit_predict(fold, names, family, params, rounds)
+            aps.append(float(average_precision_score(fold.y_valid, fold_scores)))
+            scores.append(fold_scores)
+            trial.report(float(np.mean(aps)), step)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+        trial.set_user_attr("fold_aps", aps)
+        value = float(np.mean(aps))
+        if family in SERVED_FAMILIES and value > best_value:
+            best_value = value
+            best_scores.clear()
+            best_scores[trial.number] = np.concatenate(scores)
+        elapsed = time.perf_counter() - started
+        progress(f"trial {trial.number + 1}/{trials} ({elapsed:.0f} s of {time_budget_seconds:.0f}): {family} "
+                 f"mean validation AP {value:.4f} over {len(aps)} folds")  # fmt: skip
+        return value
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(
+        direction="maximize",
+        sampler=optuna.samplers.TPESampler(seed=seed),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1),
+    )
+    # today's defaults and the baseline first: the search starts from what is known to work
+    defaults = {key: XGB_DEFAULTS[key] for key in ("max_depth", "eta", "min_child_weight", "subsample",
+                                                    "colsample_bytree", "lambda")}  # fmt: skip
+    if "xgboost" in families:
+        study.enqueue_trial({"family": "xgboost", **defaults, "alpha": 1e-3, "rounds": 200})
+    if "logistic_regression" in families:
+        study.enqueue_trial({"family": "logistic_regression", "C": 1.0})
+    remaining = max(1.0, time_budget_seconds - (time.perf_counter() - started))
+    study.optimize(objective, n_trials=trials, timeout=remaining, catch=())
+
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    served = [t for t in complete if t.params["family"] in SERVED_FAMILIES]
+    if not served:
+        raise RuntimeError(
+            f"no XGBoost-format candidate finished within {time_budget_seconds:g} s; raise the time budget"
+        )
+    best = max(served, key=lambda t: t.value or -math.inf)
+    overall = max(complete, key=lambda t: t.value or -math.inf)
+    note = ""
+    if overall.params["family"] not in SERVED_FAMILIES:
+        note = (f"{overall.params['family']} had the best validation AP ({overall.value:.4f}); the worker "
+                f"serves XGBoost-format models, so the best of those ({best.params['family']}, "
+                f"{best.value:.4f}) is served")  # fmt: skip
+    leaderboard = [
+        {"trial": t.number, "family": t.params["family"], "mean_validation_average_precision": round(t.value or 0, 5)}
+        for t in sorted(complete, key=lambda t: -(t.value or 0))[:8]
+    ]
+    truth = np.concatenate([fold.y_valid for fold in data])
+    weights = np.concatenate([fold.weight_valid for fold in data])
+    return Selection(
+        family=best.params["family"], params=best.user_attrs["params"], rounds=best.user_attrs["rounds"],
+        mean_validation_ap=float(best.value or 0), fold_aps=best.user_attrs["fold_aps"], folds=folds,
+        validation_scores=best_scores[best.number], validation_truth=truth, validation_weights=weights, curve=curve,
+        trials=len(study.trials), pruned=sum(t.state == optuna.trial.TrialState.PRUNED for t in study.trials),
+        seconds=time.perf_counter() - started, leaderboard=leaderboard, note=note,
+    )  # fmt: skip
