@@ -30,6 +30,7 @@ the best XGBoost-format candidate is served and the selection says so.
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from collections.abc import Callable
@@ -50,6 +51,8 @@ FAMILIES = ("xgboost", "random_forest", "logistic_regression")
 #: the families the worker can serve (XGBoost's model format)
 SERVED_FAMILIES = ("xgboost", "random_forest")
 Progress = Callable[[str], None]
+#: the range of boosting rounds searched (fixed per candidate: no early stopping on validation data)
+ROUNDS = (20, 400)
 
 
 @dataclass(frozen=True)
@@ -159,12 +162,20 @@ class Selection:
     validation_scores: np.ndarray
     validation_truth: np.ndarray
     validation_weights: np.ndarray
+    #: rows of each fold's validation week in the pooled arrays, in fold order
+    validation_sizes: list[int]
     curve: ReportingCurve
     trials: int
     pruned: int
     seconds: float
     leaderboard: list[dict[str, Any]] = field(default_factory=list)
     note: str = ""
+
+    def weeks(self) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """(truth, scores, weights) of each fold's validation week."""
+        bounds = np.cumsum([0, *self.validation_sizes])
+        return [(self.validation_truth[a:b], self.validation_scores[a:b], self.validation_weights[a:b])
+                for a, b in itertools.pairwise(bounds)]  # fmt: skip
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -180,7 +191,7 @@ class Selection:
 def _tree_candidate(trial: Any, family: str) -> tuple[dict[str, Any], int]:
     if family == "xgboost":
         params = {
-            "max_depth": trial.suggest_int("max_depth", 2, 10),
+            "max_depth": trial.suggest_int("max_depth", 2, 8),
             "eta": trial.suggest_float("eta", 0.01, 0.3, log=True),
             "min_child_weight": trial.suggest_float("min_child_weight", 0.1, 30, log=True),
             "subsample": trial.suggest_float("subsample", 0.5, 1.0),
@@ -188,10 +199,10 @@ def _tree_candidate(trial: Any, family: str) -> tuple[dict[str, Any], int]:
             "lambda": trial.suggest_float("lambda", 0.01, 30, log=True),
             "alpha": trial.suggest_float("alpha", 1e-3, 10, log=True),
         }
-        return params, trial.suggest_int("rounds", 30, 600, log=True)
+        return params, trial.suggest_int("rounds", *ROUNDS, log=True)
     params = {
-        "num_parallel_tree": trial.suggest_int("num_parallel_tree", 30, 200, log=True),
-        "max_depth": trial.suggest_int("rf_max_depth", 4, 14),
+        "num_parallel_tree": trial.suggest_int("num_parallel_tree", 30, 150, log=True),
+        "max_depth": trial.suggest_int("rf_max_depth", 4, 12),
         "subsample": trial.suggest_float("rf_subsample", 0.3, 0.9),
         "colsample_bynode": trial.suggest_float("colsample_bynode", 0.2, 0.9),
         "min_child_weight": trial.suggest_float("rf_min_child_weight", 0.1, 30, log=True),
@@ -221,9 +232,15 @@ def select_model(
     time_budget_seconds: float,
     seed: int = 0,
     families: tuple[str, ...] = FAMILIES,
+    default_rounds: int = 200,
     progress: Progress = print,
 ) -> Selection:
-    """The best candidate by mean validation AP over ``folds``; ``known_at(t)``: frauds reported before t."""
+    """The best candidate by mean validation AP over ``folds``; ``known_at(t)``: frauds reported before t.
+
+    The first trials are the XGBoost defaults with ``default_rounds`` (the trainer passes the rounds
+    early stopping chose: the model the trainer would fit without a search) and the logistic baseline,
+    so the search is judged against them on the same folds.
+    """
     import optuna
 
     if not folds:
@@ -282,13 +299,14 @@ def select_model(
     study = optuna.create_study(
         direction="maximize",
         sampler=optuna.samplers.TPESampler(seed=seed),
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=0),
     )
     # today's defaults and the baseline first: the search starts from what is known to work
     defaults = {key: XGB_DEFAULTS[key] for key in ("max_depth", "eta", "min_child_weight", "subsample",
                                                     "colsample_bytree", "lambda")}  # fmt: skip
     if "xgboost" in families:
-        study.enqueue_trial({"family": "xgboost", **defaults, "alpha": 1e-3, "rounds": 200})
+        rounds = min(max(default_rounds, ROUNDS[0]), ROUNDS[1])
+        study.enqueue_trial({"family": "xgboost", **defaults, "alpha": 1e-3, "rounds": rounds})
     if "logistic_regression" in families:
         study.enqueue_trial({"family": "logistic_regression", "C": 1.0})
     remaining = max(1.0, time_budget_seconds - (time.perf_counter() - started))
@@ -316,7 +334,8 @@ def select_model(
     return Selection(
         family=best.params["family"], params=best.user_attrs["params"], rounds=best.user_attrs["rounds"],
         mean_validation_ap=float(best.value or 0), fold_aps=best.user_attrs["fold_aps"], folds=folds,
-        validation_scores=best_scores[best.number], validation_truth=truth, validation_weights=weights, curve=curve,
+        validation_scores=best_scores[best.number], validation_truth=truth, validation_weights=weights,
+        validation_sizes=[len(fold.y_valid) for fold in data], curve=curve,
         trials=len(study.trials), pruned=sum(t.state == optuna.trial.TrialState.PRUNED for t in study.trials),
         seconds=time.perf_counter() - started, leaderboard=leaderboard, note=note,
     )  # fmt: skip

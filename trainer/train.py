@@ -46,7 +46,13 @@ from registry import ModelRegistry, xgboost_to_bytes
 from registry.drift_reference import build_reference
 from schemas.dataset import Dataset
 from trainer.config import TrainConfig
-from trainer.evaluation import at_threshold, card_precision_at_k, ranking_metrics, threshold_for_precision
+from trainer.evaluation import (
+    at_threshold,
+    card_precision_at_k,
+    ranking_metrics,
+    threshold_for_precision,
+    threshold_for_weekly_precision,
+)
 from trainer.models import XGB_DEFAULTS, LogisticBaseline, out_of_fold_scores, train_xgboost, train_xgboost_rounds
 from trainer.periods import choose_periods, in_period
 from trainer.report import write_report
@@ -146,6 +152,9 @@ def train(config: TrainConfig, progress: Progress = print) -> TrainResult:
                                   config.periods.delay_days, config.periods.test_days, config.folds)  # fmt: skip
     selection: Selection | None = None
     if folds:
+        # the rounds early stopping picks for the defaults: the search's first candidate is the model
+        # the trainer fits without a search
+        _, early = train_xgboost(x[fit_mask], y_fit, x[valid_mask], y_valid, names, {})
         curve = ReportingCurve.from_labels(labels, periods.test_start)
         progress(f"model selection: {len(folds)} prequential folds, up to {config.trials} trials or "
                  f"{config.time_budget_seconds:g} s over {', '.join(config.families)}; "
@@ -153,7 +162,8 @@ def train(config: TrainConfig, progress: Progress = print) -> TrainResult:
         selection = select_model(
             x, names, tx["event_time"], lambda cutoff: known_fraud_before(tx, labels, cutoff), folds,
             periods.test_start, curve, trials=config.trials, time_budget_seconds=config.time_budget_seconds,
-            seed=config.seed, families=config.families, progress=lambda m: progress(f"  {m}"),
+            seed=config.seed, families=config.families, default_rounds=early["best_iteration"] + 1,
+            progress=lambda m: progress(f"  {m}"),
         )  # fmt: skip
         params, rounds = selection.params, selection.rounds
         progress(f"  chosen: {selection.family} ({rounds} rounds), mean validation AP "
@@ -178,21 +188,24 @@ def train(config: TrainConfig, progress: Progress = print) -> TrainResult:
         selection_card = {"method": "holdout: early stopping on the last validation days", "note": why}
     progress(f"refitting on the whole training period with {rounds} rounds")
     booster = train_xgboost_rounds(x[train_mask], y_train, names, params, rounds)
-    if selection is not None:
-        # thresholds on the chosen candidate's scores of the folds' validation weeks, each reported
-        # fraud weighted by how likely it was to be reported by now (trainer/selection.py)
-        threshold_truth, threshold_scores = selection.validation_truth, selection.validation_scores
-        threshold_weight: np.ndarray | None = selection.validation_weights
-        chosen_on = "the prequential folds' validation weeks (label-delay weighted)"
-    else:
+    if selection is None:
         # Thresholds need many frauds to be stable; a 2-day validation period has too few. Every
         # training day is scored by a model trained on the other days (same rounds), and the
         # thresholds are chosen on those out-of-fold scores: still never on the test period.
         progress("out-of-fold scores of the training period, one fold a day, for the thresholds")
         days = tx.loc[train_mask, "event_time"].dt.floor("D").to_numpy()
-        threshold_truth, threshold_weight = y_train, None
-        threshold_scores = out_of_fold_scores(x[train_mask], y_train, days, names, params, rounds)
-        chosen_on = "out-of-fold scores of the training period (one fold per day)"
+        oof = out_of_fold_scores(x[train_mask], y_train, days, names, params, rounds)
+
+    def threshold(target: float) -> tuple[float, bool]:
+        if selection is None:
+            return threshold_for_precision(y_train, oof, target)
+        # on the chosen candidate's scores of the folds' validation weeks, each reported fraud
+        # weighted by how likely it was to be reported by now, and the target reached in a week one
+        # standard deviation worse than the folds' mean (trainer/evaluation.py)
+        return threshold_for_weekly_precision(selection.weeks(), target)
+
+    chosen_on = ("out-of-fold scores of the training period (one fold per day)" if selection is None else
+                 "the prequential folds' validation weeks (label-delay weighted, mean minus one sd)")  # fmt: skip
     progress("training the logistic-regression baseline")
     baseline = LogisticBaseline.fit(x[train_mask], y_train, names)
     timings["training_seconds"] = time.perf_counter() - t0
@@ -200,12 +213,8 @@ def train(config: TrainConfig, progress: Progress = print) -> TrainResult:
     def xgb_scores(mask: np.ndarray) -> np.ndarray:
         return np.asarray(booster.inplace_predict(x[mask], validate_features=False), dtype=float)
 
-    review, review_reached = threshold_for_precision(
-        threshold_truth, threshold_scores, config.review_precision, threshold_weight
-    )
-    decline, decline_reached = threshold_for_precision(
-        threshold_truth, threshold_scores, config.decline_precision, threshold_weight
-    )
+    review, review_reached = threshold(config.review_precision)
+    decline, decline_reached = threshold(config.decline_precision)
     decline = max(decline, review)
     test_scores = {"xgboost": xgb_scores(test_mask), "logistic_regression": baseline.predict(x[test_mask])}
     # cards with a known fraud in the training period are known compromised (handbook protocol)

@@ -74,3 +74,17 @@ def test_periods_end_where_the_data_ends_and_hold_out_validation() -> None:
         choose_periods(times, PeriodConfig(train_days=30, delay_days=30, test_days=30))
     with pytest.raises(ValueError, match="validation_days"):
         choose_periods(times, PeriodConfig(validation_days=7))
+
+
+def test_weekly_thresholds_equal_pooled_ones_when_every_week_is_the_same_and_sit_higher_when_weeks_differ() -> None:
+    from trainer.evaluation import threshold_for_weekly_precision
+
+    rng = np.random.default_rng(4)
+    truth = rng.random(2_000) < 0.05
+    scores = np.clip(rng.normal(0.2 + 0.5 * truth, 0.15), 0, 1)
+    same = [(truth, scores, np.ones(len(truth)))] * 3
+    assert threshold_for_weekly_precision(same, 0.8) == threshold_for_precision(truth, scores, 0.8)
+    noisy = [(truth, np.clip(scores + rng.normal(0, 0.1 * k, len(scores)), 0, 1), np.ones(len(truth))) for k in range(3)]
+    pooled = threshold_for_precision(np.concatenate([w[0] for w in noisy]), np.concatenate([w[1] for w in noisy]), 0.8)
+    weekly = threshold_for_weekly_precision(noisy, 0.8)
+    assert weekly[1] and weekly[0] > pooled[0]

@@ -179,14 +179,8 @@ def test_promote_with_data_scores_both_models_on_the_candidates_test_period(trai
     registry.set_alias("production", result.version)
 
 
-def test_hyperparameter_search_keeps_the_best_validation_trial(data_dir, tmp_path) -> None:
-    config = TrainConfig(data=data_dir, store_uri=f"file://{tmp_path}/s", report_dir=tmp_path / "r", gates=LENIENT,
-                         trials=3)  # fmt: skip
-    messages: list[str] = []
-    result = train(config, progress=messages.append)
-    trials = [m for m in messages if m.startswith("trial ")]
-    assert len(trials) == 3
-    scores = [float(m.split("validation AP ")[1].split()[0]) for m in trials]
-    chosen = result.card["parameters"]["xgboost"]
-    assert result.card["parameters"]["search_trials"] == 3
-    assert chosen["best_validation_aucpr"] == pytest.approx(max(scores), abs=1e-4)
+def test_data_too_short_for_a_prequential_fold_trains_with_early_stopping_and_says_why(trained) -> None:
+    _, result = trained  # 35 days: a fold needs 21 days before the 21 of the final model
+    assert result.card["parameters"]["selection"]["method"].startswith("holdout")
+    assert "does not reach back far enough" in result.card["parameters"]["selection"]["note"]
+    assert result.card["thresholds"]["chosen_on"].startswith("out-of-fold")
