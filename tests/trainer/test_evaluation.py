@@ -84,7 +84,9 @@ def test_weekly_thresholds_equal_pooled_ones_when_every_week_is_the_same_and_sit
     scores = np.clip(rng.normal(0.2 + 0.5 * truth, 0.15), 0, 1)
     same = [(truth, scores, np.ones(len(truth)))] * 3
     assert threshold_for_weekly_precision(same, 0.8) == threshold_for_precision(truth, scores, 0.8)
-    noisy = [(truth, np.clip(scores + rng.normal(0, 0.1 * k, len(scores)), 0, 1), np.ones(len(truth))) for k in range(3)]
+    ones = np.ones(len(truth))
+    noisy = [(truth, np.clip(scores + rng.normal(0, 0.1 * k, len(scores)), 0, 1), ones) for k in range(3)]
     pooled = threshold_for_precision(np.concatenate([w[0] for w in noisy]), np.concatenate([w[1] for w in noisy]), 0.8)
     weekly = threshold_for_weekly_precision(noisy, 0.8)
-    assert weekly[1] and weekly[0] > pooled[0]
+    assert weekly[1]
+    assert weekly[0] > pooled[0]

@@ -79,12 +79,14 @@ def test_the_selection_reads_nothing_from_the_test_period_on(long_data) -> None:
     scrambled = x.copy()
     scrambled[later] = np.random.default_rng(0).permutation(scrambled[later])[:, ::-1]
     every_later_fraud = tx.loc[later, ["transaction_id", "card_id", "terminal_id", "event_time"]].assign(
-        reported_at=pd.Timestamp(test_start) + pd.Timedelta(hours=1), is_fraud=True, fraud_scenario=None)
+        reported_at=pd.Timestamp(test_start) + pd.Timedelta(hours=1), is_fraud=True, fraud_scenario=None
+    )
     second = run(scrambled, pd.concat([labels, every_later_fraud], ignore_index=True))
     assert (second.family, second.params, second.rounds) == (first.family, first.params, first.rounds)
     assert second.fold_aps == first.fold_aps
     assert np.array_equal(second.validation_scores, first.validation_scores)
-    assert first.trials == 4 and len(first.fold_aps) == 3
+    assert first.trials == 4
+    assert len(first.fold_aps) == 3
     assert first.mean_validation_ap == pytest.approx(np.mean(first.fold_aps))
     assert first.mean_validation_ap == max(row["mean_validation_average_precision"] for row in first.leaderboard
                                            if row["family"] != "logistic_regression") or first.note  # fmt: skip
@@ -97,7 +99,8 @@ def test_train_selects_on_prequential_folds_and_stores_the_choice_in_the_card(lo
     result = train(config, progress=messages.append)
     selection = ModelRegistry(config.store_uri).card(result.version)["parameters"]["selection"]
     assert selection["method"].startswith("prequential")
-    assert len(selection["folds"]) == 4 and selection["trials"] == 6
+    assert len(selection["folds"]) == 4
+    assert selection["trials"] == 6
     trials = [m for m in messages if m.strip().startswith("trial ")]
     assert 1 <= len(trials) <= 6  # pruned trials print nothing
     assert [row["family"] for row in selection["leaderboard"]].count("logistic_regression") >= 1  # the baseline ran
