@@ -10,22 +10,22 @@ from pathlib import Path
 from typing import Any
 
 from cli.data_commands import add_data_source
-from cli.options import default_help, given, settings_from, store_help, store_uri
-from trainer.config import Gates, PeriodConfig, TrainConfig
+from cli.options import default_help, given, kafka_from, settings_from, store_help, store_uri
+from trainer.config import Gates, PeriodConfig, RetrainConfig, TrainConfig
 
 __all__ = ["register"]
 
 PERIOD_FLAGS = ("train_days", "delay_days", "test_days", "validation_days", "train_start")
 GATE_FLAGS = ("min_f1", "min_precision", "min_recall", "min_average_precision")
-TRAIN_FLAGS = ("label_delay_days", "review_precision", "decline_precision", "trials")
+TRAIN_FLAGS = ("label_delay_days", "review_precision", "decline_precision", "trials", "time_budget", "folds")
+TRAIN_RENAME = {"time_budget": "time_budget_seconds"}
 
 
-def cmd_train(args: argparse.Namespace) -> int:
+def train_config(args: argparse.Namespace) -> TrainConfig:
     from producers.adapters import parse_mapping
-    from trainer.train import train
 
     settings = settings_from(args)
-    config = TrainConfig(
+    return TrainConfig(
         data=Path(args.data),
         store_uri=store_uri(args, settings),
         report_dir=Path(args.report_dir) if args.report_dir else None,
@@ -33,8 +33,14 @@ def cmd_train(args: argparse.Namespace) -> int:
         columns=parse_mapping(args.columns) if args.columns else None,
         periods=PeriodConfig(**given(args, PERIOD_FLAGS)),
         gates=Gates(**given(args, GATE_FLAGS)),
-        **given(args, TRAIN_FLAGS),
+        **given(args, TRAIN_FLAGS, TRAIN_RENAME),
     )
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from trainer.train import train
+
+    config = train_config(args)
     result = train(config)
     card = result.card
     print(f"\nmodel version {result.version} stored in {config.store_uri}")
@@ -55,6 +61,42 @@ def cmd_train(args: argparse.Namespace) -> int:
         return 3
     print("  gates passed; the version is now 'staging'. Promote it: fraudstream model promote " + result.version)
     return 0
+
+
+def _drift_reports(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """The drift reports to judge: a JSON-lines file, or the drift reports topic read to its end."""
+    if args.drift_reports:
+        lines = Path(args.drift_reports).read_text().splitlines()
+        return [json.loads(line) for line in lines if line.strip()]
+    from consumers.topic_audit import read_topic
+
+    settings = settings_from(args)
+    _, records = read_topic(kafka_from(settings), settings.topics.drift_reports, "DriftReport", keep_records=True)
+    return [record.record for record in records if record.record is not None]
+
+
+def cmd_retrain(args: argparse.Namespace) -> int:
+    from consumers.drift.config import DriftThresholds
+    from trainer.retrain import retrain
+
+    config = RetrainConfig(
+        train=train_config(args),
+        trigger=args.when,
+        psi_alert=args.psi_alert if args.psi_alert is not None else DriftThresholds().psi_alert,
+        **given(args, ["min_alert_features", "min_f1_gain"]),
+    )
+    reports = _drift_reports(args) if config.trigger == "drift" else []
+    result = retrain(config, reports)
+    if result.version is None:
+        print(f"no retrain: {result.trigger.reason if result.trigger else 'not triggered'}")
+        return 0
+    print(json.dumps(result.comparison, indent=2))
+    if result.staged:
+        print(f"candidate {result.version} is now 'staging'. Shadow it: fraudstream worker --shadow staging; "
+              f"then promote it: fraudstream model promote {result.version}")  # fmt: skip
+        return 0
+    print(f"candidate {result.version} stored, NOT staged: " + "; ".join(result.reasons), file=sys.stderr)
+    return 3
 
 
 def cmd_score(args: argparse.Namespace) -> int:
@@ -111,35 +153,66 @@ def cmd_model(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: Any) -> None:
-    tr = sub.add_parser("train", help="train, evaluate and store a model version")
-    add_data_source(tr)
-    tr.add_argument("--store", help=store_help)
-    tr.add_argument("--report-dir", help="where the report goes (default: $FRAUDSTREAM_HOME/reports/VERSION)")
-    tr.add_argument("--train-start", type=date.fromisoformat, help="first training day (default: as late as fits)")
+def add_train_flags(parser: argparse.ArgumentParser) -> None:
+    add_data_source(parser)
+    parser.add_argument("--store", help=store_help)
+    parser.add_argument("--report-dir", help="where the report goes (default: $FRAUDSTREAM_HOME/reports/VERSION)")
+    parser.add_argument("--train-start", type=date.fromisoformat, help="first training day (default: as late as fits)")
     for flag, text in (
         ("train_days", "days of training"),
         ("delay_days", "days between training and test"),
         ("test_days", "days of test"),
         ("validation_days", "last days of the training period held out"),
     ):
-        tr.add_argument(f"--{flag.replace('_', '-')}", type=int, help=default_help(text, PeriodConfig, flag))
-    tr.add_argument(
+        parser.add_argument(f"--{flag.replace('_', '-')}", type=int, help=default_help(text, PeriodConfig, flag))
+    parser.add_argument(
         "--review-precision",
         type=float,
         help=default_help("validation precision at the review threshold", TrainConfig, "review_precision"),
     )
-    tr.add_argument(
+    parser.add_argument(
         "--decline-precision",
         type=float,
         help=default_help("validation precision at the decline threshold", TrainConfig, "decline_precision"),
     )
     for flag in GATE_FLAGS:
-        tr.add_argument(f"--{flag.replace('_', '-')}", type=float, help=default_help("gate", Gates, flag))
-    tr.add_argument(
-        "--trials", type=int, help=default_help("random-search trials over XGBoost parameters", TrainConfig, "trials")
+        parser.add_argument(f"--{flag.replace('_', '-')}", type=float, help=default_help("gate", Gates, flag))
+    parser.add_argument(
+        "--trials",
+        type=int,
+        help=default_help("model-selection trials (0: the defaults, no search)", TrainConfig, "trials"),
     )
+    parser.add_argument(
+        "--time-budget",
+        type=float,
+        help=default_help("seconds the search may take", TrainConfig, "time_budget_seconds"),
+    )
+    parser.add_argument("--folds", type=int, help=default_help("prequential folds", TrainConfig, "folds"))
+
+
+def register(sub: Any) -> None:
+    tr = sub.add_parser("train", help="train, evaluate and store a model version")
     tr.set_defaults(func=cmd_train)
+    add_train_flags(tr)
+
+    rt = sub.add_parser("retrain", help="train a challenger on recent data; stage it if it beats production")
+    rt.add_argument("--when", choices=["always", "drift"], default="always",
+                    help="always (for a schedule), or only when the newest drift window of production "
+                         "has a PSI alert on --min-alert-features features (default: always)")  # fmt: skip
+    rt.add_argument("--drift-reports", help="drift reports as JSON lines (default: read the drift reports topic)")
+    rt.add_argument(
+        "--min-alert-features",
+        type=int,
+        help=default_help("features with a PSI alert that trigger", RetrainConfig, "min_alert_features"),
+    )
+    rt.add_argument("--psi-alert", type=float, help="the PSI alert level (default: the drift consumer's)")
+    rt.add_argument(
+        "--min-f1-gain",
+        type=float,
+        help=default_help("F1 gain over production on the same holdout", RetrainConfig, "min_f1_gain"),
+    )
+    rt.set_defaults(func=cmd_retrain)
+    add_train_flags(rt)
 
     sc = sub.add_parser("score", help="batch-score a file with a stored model")
     add_data_source(sc)

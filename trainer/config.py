@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from fraudstream.settings import FraudstreamSettings
 from schemas.dataset import LABEL_DELAY_DAYS
 
-__all__ = ["Gates", "PeriodConfig", "TrainConfig"]
+__all__ = ["Gates", "PeriodConfig", "RetrainConfig", "TrainConfig"]
 
 
 class PeriodConfig(BaseModel):
@@ -104,3 +104,19 @@ class TrainConfig(BaseModel):
         "xgboost", "random_forest", "logistic_regression",
     )  # fmt: skip
     seed: int = 0
+    #: a version that passes its gates becomes ``staging`` (``retrain`` stages only after comparing)
+    stage: bool = True
+
+
+class RetrainConfig(BaseModel):
+    """``fraudstream retrain`` (``trainer/retrain.py``): when to train, and when a candidate is staged."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    train: TrainConfig
+    trigger: Literal["always", "drift"] = "always"
+    #: the drift rule: at least this many features with PSI >= ``psi_alert`` in the newest window
+    min_alert_features: int = Field(default=3, ge=1)
+    psi_alert: float = Field(default=0.25, gt=0)
+    #: the candidate's F1 must reach production's plus this on the same holdout
+    min_f1_gain: float = 0.02

@@ -66,6 +66,9 @@ class TrainResult:
     version: str
     card: dict[str, Any]
     report_files: list[Path]
+    #: the test period's features and ground truth, for comparisons on the same holdout (not stored)
+    test_features: pd.DataFrame | None = None
+    test_truth: np.ndarray | None = None
 
     @property
     def passed(self) -> bool:
@@ -282,9 +285,9 @@ def train(config: TrainConfig, progress: Progress = print) -> TrainResult:
             "model_card.json": json.dumps(card, indent=2, default=str).encode(),
         },
     )
-    if not failed:
+    if not failed and config.stage:
         registry.set_alias("staging", version)
     files = write_report(
         config.report_dir or config.reports_root / version, card, y_test.astype(int), test_scores, importance
     )
-    return TrainResult(version, card, files)
+    return TrainResult(version, card, files, features.loc[test_mask], y_test)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -11,20 +10,11 @@ import pytest
 
 from features.batch import compute_features
 from producers.adapters import load_dataset
-from producers.config import GeneratorConfig
-from producers.generator import generate_to
 from registry import ModelRegistry
 from trainer.config import Gates, TrainConfig
 from trainer.periods import choose_periods
 from trainer.selection import ReportingCurve, prequential_folds, select_model
 from trainer.train import known_fraud_before, train
-
-
-@pytest.fixture(scope="module")
-def long_data(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("long")
-    generate_to(GeneratorConfig(n_customers=400, n_terminals=800, n_days=80, seed=21), path, progress=lambda m: None)
-    return path
 
 
 def test_every_fold_ends_before_the_final_training_period_ends_and_only_folds_with_data_are_made() -> None:
