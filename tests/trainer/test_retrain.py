@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 
@@ -13,19 +15,27 @@ from trainer.retrain import retrain
 from trainer.train import train
 
 
-@pytest.fixture
-def weak_production(long_data, tmp_path):
+@pytest.fixture(scope="module")
+def weak_store(long_data, tmp_path_factory) -> tuple[Path, str]:
     """A production model of depth-1 trees: any selected model beats it by far more than 0.02 F1."""
-    store = f"file://{tmp_path}/store"
-    weak = train(TrainConfig(data=long_data, store_uri=store, report_dir=tmp_path / "weak", gates=Gates.off(),
-                             xgb_params={"max_depth": 1, "eta": 0.02}), progress=lambda m: None)  # fmt: skip
-    ModelRegistry(store).set_alias("production", weak.version)
-    return store, weak.version
+    root = tmp_path_factory.mktemp("weak")
+    config = TrainConfig(data=long_data, store_uri=f"file://{root}/store", report_dir=root / "weak",
+                         gates=Gates.off(), xgb_params={"max_depth": 1, "eta": 0.02})  # fmt: skip
+    weak = train(config, progress=lambda m: None)
+    ModelRegistry(f"file://{root}/store").set_alias("production", weak.version)
+    return root / "store", weak.version
+
+
+@pytest.fixture
+def weak_production(weak_store, tmp_path) -> tuple[str, str]:
+    """A copy of the weak model's store for one test."""
+    shutil.copytree(weak_store[0], tmp_path / "store")
+    return f"file://{tmp_path}/store", weak_store[1]
 
 
 def _config(long_data, store: str, tmp_path, **options) -> RetrainConfig:
     training = TrainConfig(data=long_data, store_uri=store, report_dir=tmp_path / "candidate", gates=Gates.off(),
-                           trials=4, time_budget_seconds=600)  # fmt: skip
+                           trials=3, time_budget_seconds=600)  # fmt: skip
     return RetrainConfig(train=training, **options)
 
 
