@@ -135,18 +135,31 @@ class ReportingCurve:
 
 @dataclass
 class FoldData:
+    """One fold's rows. Tree candidates are searched on all its frauds and a seeded share of its
+    genuine transactions, weighted up by the inverse share (the loss stays an unbiased estimate of the
+    full one, and a trial costs a fraction); the chosen candidate is refit on every row."""
+
     x_fit: np.ndarray
     y_fit: np.ndarray
     x_valid: np.ndarray
     y_valid: np.ndarray
     weight_valid: np.ndarray
-    fit_matrix: xgb.QuantileDMatrix | None = None
+    negative_share: float
+    seed: int
+    matrices: dict[bool, xgb.QuantileDMatrix] = field(default_factory=dict)
 
-    def matrix(self, names: list[str]) -> xgb.QuantileDMatrix:
-        if self.fit_matrix is None:  # built once, reused by every tree candidate (same max_bin)
-            self.fit_matrix = xgb.QuantileDMatrix(self.x_fit, label=self.y_fit, feature_names=names,
-                                                  max_bin=XGB_DEFAULTS["max_bin"])  # fmt: skip
-        return self.fit_matrix
+    def matrix(self, names: list[str], full: bool) -> xgb.QuantileDMatrix:
+        if full not in self.matrices:  # built once, reused by every tree candidate (same max_bin)
+            rows, weight = np.arange(len(self.y_fit)), np.ones(len(self.y_fit))
+            if not full and self.negative_share < 1:
+                keep = (self.y_fit > 0) | (
+                    np.random.default_rng(self.seed).random(len(self.y_fit)) < self.negative_share
+                )
+                rows = np.flatnonzero(keep)
+                weight = np.where(self.y_fit[rows] > 0, 1.0, 1.0 / self.negative_share)
+            self.matrices[full] = xgb.QuantileDMatrix(self.x_fit[rows], label=self.y_fit[rows], weight=weight,
+                                                      feature_names=names, max_bin=XGB_DEFAULTS["max_bin"])  # fmt: skip
+        return self.matrices[full]
 
 
 @dataclass
@@ -154,8 +167,11 @@ class Selection:
     family: str
     params: dict[str, Any]
     rounds: int
+    #: of the chosen candidate refit on every row of each fold (the search saw a share of genuines)
     mean_validation_ap: float
     fold_aps: list[float]
+    #: the chosen candidate's mean validation AP in the search
+    search_validation_ap: float
     folds: list[Fold]
     #: pooled validation scores of the chosen candidate's fold models, their labels as known at T,
     #: and each reported fraud's weight 1/F(age) (1 elsewhere): what thresholds are chosen on
@@ -182,6 +198,7 @@ class Selection:
             "method": "prequential validation, Optuna TPE over model families",
             "family": self.family, "params": self.params, "rounds": self.rounds,
             "mean_validation_average_precision": self.mean_validation_ap, "fold_average_precision": self.fold_aps,
+            "search_validation_average_precision": self.search_validation_ap,
             "folds": [fold.as_dict() for fold in self.folds], "trials": self.trials, "pruned": self.pruned,
             "seconds": round(self.seconds, 1), "leaderboard": self.leaderboard,
             "label_maturity": self.curve.summary(), "note": self.note,
@@ -211,11 +228,13 @@ def _tree_candidate(trial: Any, family: str) -> tuple[dict[str, Any], int]:
     return params, 1
 
 
-def _fit_predict(fold: FoldData, names: list[str], family: str, params: dict[str, Any], rounds: int) -> np.ndarray:
-    if family == "logistic_regression":
+def _fit_predict(
+    fold: FoldData, names: list[str], family: str, params: dict[str, Any], rounds: int, full: bool = False
+) -> np.ndarray:
+    if family == "logistic_regression":  # cheap enough on every row
         model = LogisticBaseline.fit(fold.x_fit, fold.y_fit, names, c=params["C"])
         return model.predict(fold.x_valid)
-    booster = xgb.train({**XGB_DEFAULTS, **params}, fold.matrix(names), num_boost_round=rounds)
+    booster = xgb.train({**XGB_DEFAULTS, **params}, fold.matrix(names, full), num_boost_round=rounds)
     return np.asarray(booster.inplace_predict(fold.x_valid, validate_features=False), dtype=float)
 
 
@@ -233,6 +252,7 @@ def select_model(
     seed: int = 0,
     families: tuple[str, ...] = FAMILIES,
     default_rounds: int = 200,
+    negative_share: float = 0.25,
     progress: Progress = print,
 ) -> Selection:
     """The best candidate by mean validation AP over ``folds``; ``known_at(t)``: frauds reported before t.
@@ -262,13 +282,9 @@ def select_model(
         if not (0 < y_fit.sum() < len(y_fit) and 0 < y_valid.sum() < len(y_valid)):
             raise ValueError(f"fold {fold.as_dict()} needs known frauds and genuine transactions in both periods")
         weight = np.where(y_valid, 1.0 / curve.share_reported(age_now[valid]), 1.0)
-        data.append(FoldData(x[fit], y_fit.astype(float), x[valid], y_valid, weight))
-
-    best_scores: dict[int, np.ndarray] = {}
-    best_value = -math.inf
+        data.append(FoldData(x[fit], y_fit.astype(float), x[valid], y_valid, weight, negative_share, seed + len(data)))
 
     def objective(trial: optuna.Trial) -> float:
-        nonlocal best_value
         family = trial.suggest_categorical("family", families)
         if family == "logistic_regression":
             params, rounds = {"C": trial.suggest_float("C", 1e-3, 10, log=True)}, 0
@@ -276,20 +292,15 @@ def select_model(
             params, rounds = _tree_candidate(trial, family)
         trial.set_user_attr("params", params)
         trial.set_user_attr("rounds", rounds)
-        aps, scores = [], []
+        aps = []
         for step, fold in enumerate(data):
             fold_scores = _fit_predict(fold, names, family, params, rounds)
             aps.append(float(average_precision_score(fold.y_valid, fold_scores)))
-            scores.append(fold_scores)
             trial.report(float(np.mean(aps)), step)
             if trial.should_prune():
                 raise optuna.TrialPruned()
         trial.set_user_attr("fold_aps", aps)
         value = float(np.mean(aps))
-        if family in SERVED_FAMILIES and value > best_value:
-            best_value = value
-            best_scores.clear()
-            best_scores[trial.number] = np.concatenate(scores)
         elapsed = time.perf_counter() - started
         progress(f"trial {trial.number + 1}/{trials} ({elapsed:.0f} s of {time_budget_seconds:.0f}): {family} "
                  f"mean validation AP {value:.4f} over {len(aps)} folds")  # fmt: skip
@@ -329,12 +340,19 @@ def select_model(
         {"trial": t.number, "family": t.params["family"], "mean_validation_average_precision": round(t.value or 0, 5)}
         for t in sorted(complete, key=lambda t: -(t.value or 0))[:8]
     ]
+    # the chosen candidate on every row of each fold: its validation scores are what thresholds are
+    # chosen on, so they come from models fit like the one that will be served
+    progress(f"refitting the chosen {best.params['family']} on every row of the {len(data)} folds")
+    chosen = [_fit_predict(fold, names, best.params["family"], best.user_attrs["params"], best.user_attrs["rounds"],
+                           full=True) for fold in data]  # fmt: skip
+    full_aps = [float(average_precision_score(fold.y_valid, scores)) for fold, scores in zip(data, chosen, strict=True)]
     truth = np.concatenate([fold.y_valid for fold in data])
     weights = np.concatenate([fold.weight_valid for fold in data])
     return Selection(
         family=best.params["family"], params=best.user_attrs["params"], rounds=best.user_attrs["rounds"],
-        mean_validation_ap=float(best.value or 0), fold_aps=best.user_attrs["fold_aps"], folds=folds,
-        validation_scores=best_scores[best.number], validation_truth=truth, validation_weights=weights,
+        mean_validation_ap=float(np.mean(full_aps)), fold_aps=full_aps, folds=folds,
+        search_validation_ap=float(best.value or 0), validation_scores=np.concatenate(chosen),
+        validation_truth=truth, validation_weights=weights,
         validation_sizes=[len(fold.y_valid) for fold in data], curve=curve,
         trials=len(study.trials), pruned=sum(t.state == optuna.trial.TrialState.PRUNED for t in study.trials),
         seconds=time.perf_counter() - started, leaderboard=leaderboard, note=note,
