@@ -33,8 +33,25 @@ def train_config(args: argparse.Namespace) -> TrainConfig:
         columns=parse_mapping(args.columns) if args.columns else None,
         periods=PeriodConfig(**given(args, PERIOD_FLAGS)),
         gates=Gates(**given(args, GATE_FLAGS)),
+        mlflow_tracking_uri=settings.mlflow_tracking_uri,
         **given(args, TRAIN_FLAGS, TRAIN_RENAME),
     )
+
+
+def mirror_to_mlflow(args: argparse.Namespace, aliases: dict[str, str]) -> int:
+    """Mirror the project's aliases into MLflow when a tracking URI is set; 4 if that failed."""
+    settings = settings_from(args)
+    if not settings.mlflow_tracking_uri:
+        return 0
+    from trainer.mlflow_tracking import MlflowError, mirror_aliases
+
+    try:
+        for note in mirror_aliases(settings.mlflow_tracking_uri, aliases):
+            print(note)
+    except MlflowError as exc:
+        print(f"warning: {exc}; the project's store changed all the same", file=sys.stderr)
+        return 4
+    return 0
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -43,6 +60,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     config = train_config(args)
     result = train(config)
     card = result.card
+    if "error" in result.mlflow:
+        print(f"warning: {result.mlflow['error']}", file=sys.stderr)
+    elif result.mlflow:
+        print(f"MLflow run {result.mlflow['run_id']}, registered version {result.mlflow['mlflow_version']}")
     print(f"\nmodel version {result.version} stored in {config.store_uri}")
     for name in ("xgboost", "logistic_regression"):
         m = card["metrics"][name]
@@ -92,6 +113,9 @@ def cmd_retrain(args: argparse.Namespace) -> int:
         return 0
     print(json.dumps(result.comparison, indent=2))
     if result.staged:
+        from registry import ModelRegistry
+
+        mirror_to_mlflow(args, ModelRegistry(config.train.store_uri).aliases())
         print(f"candidate {result.version} is now 'staging'. Shadow it: fraudstream worker --shadow staging; "
               f"then promote it: fraudstream model promote {result.version}")  # fmt: skip
         return 0
@@ -150,6 +174,8 @@ def cmd_model(args: argparse.Namespace) -> int:
     except RegistryError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    if args.action in ("promote", "rollback"):
+        return mirror_to_mlflow(args, registry.aliases())
     return 0
 
 

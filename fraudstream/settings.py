@@ -172,6 +172,8 @@ class FraudstreamSettings(BaseSettings):
     home: Path = PROJECT_ROOT / ".fraudstream"
     #: Model store URI (file://PATH or s3://bucket/prefix); default: file://$FRAUDSTREAM_HOME/models.
     model_store: str | None = None
+    #: MLflow tracking server: training runs are logged and aliases mirrored there (optional extra).
+    mlflow_tracking_uri: str | None = None
     #: Partitions for topics the project creates itself.
     partitions: int = Field(default=3, ge=1, le=1000)
     #: ``text`` for people, ``json`` (one object a line) for log collectors: see fraudstream/logs.py.

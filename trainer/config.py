@@ -106,6 +106,8 @@ class TrainConfig(BaseModel):
     seed: int = 0
     #: a version that passes its gates becomes ``staging`` (``retrain`` stages only after comparing)
     stage: bool = True
+    #: log the run and mirror versions and aliases there (``trainer/mlflow_tracking.py``)
+    mlflow_tracking_uri: str | None = None
 
 
 class RetrainConfig(BaseModel):

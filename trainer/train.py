@@ -30,7 +30,7 @@ import secrets
 import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -69,6 +69,8 @@ class TrainResult:
     #: the test period's features and ground truth, for comparisons on the same holdout (not stored)
     test_features: pd.DataFrame | None = None
     test_truth: np.ndarray | None = None
+    #: the MLflow run id and version, or the error, when a tracking URI is configured
+    mlflow: dict[str, str] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -290,4 +292,16 @@ def train(config: TrainConfig, progress: Progress = print) -> TrainResult:
     files = write_report(
         config.report_dir or config.reports_root / version, card, y_test.astype(int), test_scores, importance
     )
-    return TrainResult(version, card, files, features.loc[test_mask], y_test)
+    result = TrainResult(version, card, files, features.loc[test_mask], y_test)
+    if config.mlflow_tracking_uri:
+        from trainer.mlflow_tracking import MlflowError, log_training_run, mirror_aliases
+
+        progress(f"logging the run to MLflow at {config.mlflow_tracking_uri}")
+        try:
+            result.mlflow = log_training_run(config.mlflow_tracking_uri, card, booster, files)
+            for note in mirror_aliases(config.mlflow_tracking_uri, registry.aliases()):
+                progress(f"  {note}")
+        except MlflowError as exc:
+            result.mlflow = {"error": str(exc)}
+            progress(f"warning: {exc}; version {version} is stored in {config.store_uri} all the same")
+    return result
