@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -22,7 +23,7 @@ NO_GATES = ["--min-f1", "0", "--min-precision", "0", "--min-recall", "0", "--min
 
 @pytest.fixture(scope="module")
 def tracking_uri(tmp_path_factory):
-    binary = shutil.which("mlflow") or str(Path(__import__("sys").executable).parent / "mlflow")
+    binary = shutil.which("mlflow") or str(Path(sys.executable).parent / "mlflow")
     root = tmp_path_factory.mktemp("mlflow")
     port = free_port()
     with open(root / "server.log", "wb") as log:
@@ -76,7 +77,8 @@ def test_runs_versions_and_aliases_follow_train_promote_and_rollback(tracking_ur
     assert run.data.metrics["test_f1_at_review"] == pytest.approx(xgb["at_review_threshold"]["f1"])
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "report")}
     assert {"report/pr_curve.png", "report/roc_curve.png"} <= artifacts
-    logged_card = json.loads(Path(client.download_artifacts(run.info.run_id, "model_card.json", str(tmp_path))).read_text())
+    logged = client.download_artifacts(run.info.run_id, "model_card.json", str(tmp_path))
+    logged_card = json.loads(Path(logged).read_text())
     assert logged_card["model_id"] == first
     (version,) = client.search_model_versions("name='fraudstream'")
     assert version.tags["fraudstream_version"] == first
