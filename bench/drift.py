@@ -73,7 +73,8 @@ def main() -> int:
         generate_to(generator, data, progress=lambda m: None)
         store = f"file://{tmp}/models"
         periods = PeriodConfig(train_start=START + timedelta(days=35))
-        config = TrainConfig(data=data, store_uri=store, report_dir=Path(tmp) / "r", gates=Gates.off(), periods=periods)
+        config = TrainConfig(data=data, store_uri=store, report_dir=Path(tmp) / "r", gates=Gates.off(), periods=periods,
+                             trials=0)  # fmt: skip
         result = train(config, progress=lambda m: None)
         registry = ModelRegistry(store)
         model = registry.load(result.version)

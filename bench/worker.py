@@ -401,7 +401,7 @@ def trained_dataset(home: Path, smoke: bool) -> tuple[str, Any]:
     generator = GeneratorConfig(**{"n_customers": 5_000, "n_terminals": 10_000, "n_days": 42, **size}, seed=5)
     generate_to(generator, data, progress=lambda m: None)
     store = f"file://{home / 'models'}"
-    result = train(TrainConfig(data=data, store_uri=store, report_dir=home / "r", gates=Gates.off()),
+    result = train(TrainConfig(data=data, store_uri=store, report_dir=home / "r", gates=Gates.off(), trials=0),
                    progress=lambda m: None)  # fmt: skip
     ModelRegistry(store).promote(result.version)
     return store, load_dataset(data)

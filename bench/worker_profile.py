@@ -61,7 +61,7 @@ def main() -> int:
         write_dataset(dataset, Path(tmp) / "data")
         store = f"file://{tmp}/models"
         result = train(TrainConfig(data=Path(tmp) / "data", store_uri=store, gates=Gates.off(),
-                                   report_dir=Path(tmp) / "r"), progress=lambda m: None)  # fmt: skip
+                                   report_dir=Path(tmp) / "r", trials=0), progress=lambda m: None)  # fmt: skip
         model = ModelRegistry(store).load(result.version)
         prepare_model(model, threads=1)  # as the worker does
     topics = TopicNames()

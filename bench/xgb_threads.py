@@ -53,7 +53,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         write_dataset(dataset, Path(tmp) / "data")
         result = train(TrainConfig(data=Path(tmp) / "data", store_uri=f"file://{tmp}/m", gates=Gates.off(),
-                                   report_dir=Path(tmp) / "r"), progress=lambda m: None)  # fmt: skip
+                                   report_dir=Path(tmp) / "r", trials=0), progress=lambda m: None)  # fmt: skip
         model = ModelRegistry(f"file://{tmp}/m").load(result.version)
     features = compute_features(dataset.transactions, dataset.labels)
     batch = features[model.feature_names].to_numpy(dtype=float)[:1000]

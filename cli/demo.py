@@ -68,7 +68,7 @@ def run_demo(settings: FraudstreamSettings, demo: DemoConfig | None = None) -> i
 
     shutil.rmtree(workdir / "models", ignore_errors=True)  # each demo starts with an empty registry
     store = f"file://{(workdir / 'models').resolve()}"
-    train_config = TrainConfig(data=data_dir, store_uri=store, report_dir=workdir / "report")
+    train_config = TrainConfig(data=data_dir, store_uri=store, report_dir=workdir / "report", time_budget_seconds=30)
     _step(f"3/8 train: features over the whole history, {train_config.periods.describe()}")
     result = train(train_config)
     metrics = result.card["metrics"]

@@ -7,6 +7,7 @@ from datetime import date, timedelta
 import pandas as pd
 import pytest
 
+from cli.main import main
 from consumers.drift.config import DriftConfig, DriftThresholds
 from consumers.drift.consumer import run_drift
 from producers.adapters import load_dataset
@@ -14,8 +15,9 @@ from producers.config import DriftSpec, GeneratorConfig
 from registry import ModelRegistry
 from schemas.dataset import Dataset
 from tests.integration.worker_harness import produce, promoted_model
-from trainer.config import PeriodConfig
+from trainer.config import Gates, PeriodConfig, TrainConfig
 from trainer.drift_backfill import offline_decisions
+from trainer.train import train
 
 START = date(2026, 4, 1)
 #: Calendar features are a function of the window's own time span, so a window of one day always
@@ -37,7 +39,8 @@ def drift_scenario(tmp_path_factory):
     dataset = load_dataset(data)
     stream_start = pd.Timestamp(START + timedelta(days=42), tz="UTC")
     model = ModelRegistry(store).load(version)
-    return {"store": store, "model": model, "dataset": dataset, "stream_start": stream_start}
+    return {"store": store, "model": model, "dataset": dataset, "stream_start": stream_start, "data": data,
+            "root": root}  # fmt: skip
 
 
 def _stream(dataset: Dataset, start: pd.Timestamp) -> Dataset:
@@ -117,3 +120,42 @@ def _derived(spec: dict) -> set[str]:
     if "amount_scale" in spec:
         return {"card_amount_ratio_30d", "card_small_count_24h"}
     return set()
+
+
+def test_a_psi_alert_on_the_reports_topic_triggers_a_retrain_that_stages_a_better_model(
+    drift_scenario, bootstrap_servers, topic_factory, tmp_path, monkeypatch, capsys
+) -> None:
+    # production: depth-1 trees, so the retrained candidate clears the +0.02 F1 rule by a wide margin
+    store = f"file://{tmp_path / 'models'}"
+    weak_config = TrainConfig(data=drift_scenario["data"], store_uri=store, report_dir=tmp_path / "weak",
+                              gates=Gates.off(), xgb_params={"max_depth": 1, "eta": 0.02},
+                              periods=PeriodConfig(train_start=START + timedelta(days=35)))  # fmt: skip
+    weak = train(weak_config, progress=lambda m: None)
+    ModelRegistry(store).promote(weak.version)
+    dataset = drift_scenario["dataset"]
+    shift_at = pd.Timestamp(START + timedelta(days=85), tz="UTC")
+    changed, _ = DriftSpec(start=shift_at.to_pydatetime(), seed=3, amount_scale=1.5).apply(dataset.transactions)
+    decisions, reports = topic_factory("decisions"), topic_factory("reports")
+    events = offline_decisions(Dataset(changed, dataset.labels), ModelRegistry(store).load(weak.version), decisions)
+    start_ms = int((shift_at - pd.Timedelta(days=4)).timestamp() * 1000)
+    produce(bootstrap_servers, [e for e in events if e.timestamp_ms >= start_ms])
+    config = DriftConfig(bootstrap_servers=bootstrap_servers, decisions_topic=decisions, reports_topic=reports,
+                         model_store=store, group_id=f"drift-{decisions[-8:]}", grace=3_600.0, window=86_400.0,
+                         thresholds=DriftThresholds(), close_idle_after=3.0, stop_idle_after=1.0)  # fmt: skip
+    assert run_drift(config) > 0
+
+    monkeypatch.setenv("FRAUDSTREAM_BOOTSTRAP_SERVERS", bootstrap_servers)
+    monkeypatch.setenv("FRAUDSTREAM_TOPICS__DRIFT_REPORTS", reports)
+    monkeypatch.setenv("FRAUDSTREAM_HOME", str(tmp_path))
+    code = main(["retrain", "--when", "drift", "--data", str(drift_scenario["data"]), "--store", store,
+                 "--trials", "3", "--min-f1", "0", "--min-precision", "0", "--min-recall", "0",
+                 "--min-average-precision", "0"])  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0, out[-2000:]
+    assert "drift trigger: fired" in out
+    assert "amount" in out.split("drift trigger: fired")[1].splitlines()[0]
+    registry = ModelRegistry(store)
+    staged = registry.resolve("staging")
+    assert staged != weak.version
+    assert registry.resolve("production") == weak.version
+    assert registry.card(staged)["parameters"]["selection"]["method"].startswith("prequential")

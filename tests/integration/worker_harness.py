@@ -31,7 +31,8 @@ def promoted_model(root: Path, generator: GeneratorConfig, **train_options: Any)
     data = root / "data"
     generate_to(generator, data, progress=lambda m: None)
     store = f"file://{root / 'models'}"
-    config = TrainConfig(data=data, store_uri=store, report_dir=root / "report", gates=Gates.off(), **train_options)
+    config = TrainConfig(data=data, store_uri=store, report_dir=root / "report", gates=Gates.off(),
+                         **{"trials": 0, **train_options})  # fmt: skip
     version = train(config, progress=lambda m: None).version
     ModelRegistry(store).promote(version)
     return data, store, version
