@@ -105,11 +105,11 @@ def cmd_features(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_data_source(parser: argparse.ArgumentParser) -> None:
+def add_data_source(parser: argparse.ArgumentParser, required: bool = True) -> None:
     """``--data``, ``--columns`` and ``--label-delay-days``: a dataset, as every data command reads one."""
     from schemas.dataset import LABEL_DELAY_DAYS
 
-    parser.add_argument("--data", required=True, help="generated folder, or a .csv/.parquet file")
+    parser.add_argument("--data", required=required, help="generated folder, or a .csv/.parquet file")
     parser.add_argument("--columns", help="column mapping SOURCE=canonical,... for external files")
     parser.add_argument(
         "--label-delay-days",

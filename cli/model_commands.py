@@ -96,18 +96,63 @@ def _drift_reports(args: argparse.Namespace) -> list[dict[str, Any]]:
     return [record.record for record in records if record.record is not None]
 
 
+def dataset_from_topics(args: argparse.Namespace, out_dir: Path) -> Path:
+    """The transactions and labels topics, read to their end, as a dataset folder.
+
+    Ground truth is what the labels say by now (a transaction is a fraud if a fraud label for it
+    has arrived); a transaction replayed twice counts once.
+    """
+    import pandas as pd
+
+    from consumers.topic_audit import read_topic
+    from producers.adapters import normalise_labels, normalise_transactions
+    from producers.generator import write_dataset
+    from schemas.dataset import LABEL_COLUMNS, Dataset
+
+    settings = settings_from(args)
+    kafka = kafka_from(settings)
+    frames = {}
+    for topic, schema in ((settings.topics.transactions, "Transaction"), (settings.topics.labels, "Label")):
+        print(f"reading {topic} to its end")
+        _, records = read_topic(kafka, topic, schema, timeout=600, keep_records=True)  # type: ignore[arg-type]
+        frames[schema] = pd.DataFrame([r.record for r in records if r.record is not None])
+        print(f"  {len(frames[schema]):,} records")
+    if frames["Transaction"].empty:
+        raise SystemExit(f"error: {settings.topics.transactions} holds no transaction to train on")
+    raw_labels = frames["Label"] if not frames["Label"].empty else pd.DataFrame(columns=list(LABEL_COLUMNS))
+    labels = normalise_labels(raw_labels.drop_duplicates("transaction_id", keep="last"))
+    frauds = set(labels.loc[labels["is_fraud"].astype(bool), "transaction_id"])
+    transactions = frames["Transaction"].drop_duplicates("transaction_id", keep="first")
+    transactions = transactions.assign(is_fraud=transactions["transaction_id"].isin(frauds), fraud_scenario=None)
+    write_dataset(Dataset(normalise_transactions(transactions, {}), labels), out_dir)
+    return out_dir
+
+
 def cmd_retrain(args: argparse.Namespace) -> int:
+    import tempfile
+
     from consumers.drift.config import DriftThresholds
     from trainer.retrain import retrain
 
-    config = RetrainConfig(
-        train=train_config(args),
-        trigger=args.when,
-        psi_alert=args.psi_alert if args.psi_alert is not None else DriftThresholds().psi_alert,
-        **given(args, ["min_alert_features", "min_f1_gain"]),
-    )
-    reports = _drift_reports(args) if config.trigger == "drift" else []
-    result = retrain(config, reports)
+    if bool(args.from_topics) == bool(args.data):
+        print("error: give either --data or --from-topics", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="fraudstream-retrain-") as scratch:
+        prepare = None
+        if args.from_topics:
+            args.data = str(Path(scratch) / "data")
+
+            def prepare() -> Path:  # only once the trigger fired: reading the topics takes a while
+                return dataset_from_topics(args, Path(args.data))
+
+        config = RetrainConfig(
+            train=train_config(args),
+            trigger=args.when,
+            psi_alert=args.psi_alert if args.psi_alert is not None else DriftThresholds().psi_alert,
+            **given(args, ["min_alert_features", "min_f1_gain"]),
+        )
+        reports = _drift_reports(args) if config.trigger == "drift" else []
+        result = retrain(config, reports, prepare=prepare)
     if result.version is None:
         print(f"no retrain: {result.trigger.reason if result.trigger else 'not triggered'}")
         return 0
@@ -179,8 +224,8 @@ def cmd_model(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_train_flags(parser: argparse.ArgumentParser) -> None:
-    add_data_source(parser)
+def add_train_flags(parser: argparse.ArgumentParser, data_required: bool = True) -> None:
+    add_data_source(parser, required=data_required)
     parser.add_argument("--store", help=store_help)
     parser.add_argument("--report-dir", help="where the report goes (default: $FRAUDSTREAM_HOME/reports/VERSION)")
     parser.add_argument("--train-start", type=date.fromisoformat, help="first training day (default: as late as fits)")
@@ -237,8 +282,10 @@ def register(sub: Any) -> None:
         type=float,
         help=default_help("F1 gain over production on the same holdout", RetrainConfig, "min_f1_gain"),
     )
+    rt.add_argument("--from-topics", action="store_true",
+                    help="train on the transactions and labels topics, read to their end (not --data)")  # fmt: skip
     rt.set_defaults(func=cmd_retrain)
-    add_train_flags(rt)
+    add_train_flags(rt, data_required=False)
 
     sc = sub.add_parser("score", help="batch-score a file with a stored model")
     add_data_source(sc)

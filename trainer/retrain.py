@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -72,8 +73,17 @@ class RetrainResult:
     comparison: dict[str, Any] = field(default_factory=dict)
 
 
-def retrain(config: RetrainConfig, reports: Iterable[dict[str, Any]] = (), progress: Progress = print) -> RetrainResult:
-    """Trigger, train, compare, stage (see the module docstring); ``reports``: drift reports to judge."""
+def retrain(
+    config: RetrainConfig,
+    reports: Iterable[dict[str, Any]] = (),
+    progress: Progress = print,
+    prepare: Callable[[], Path] | None = None,
+) -> RetrainResult:
+    """Trigger, train, compare, stage (see the module docstring); ``reports``: drift reports to judge.
+
+    ``prepare``: called once the trigger fired, returns the data to train on (for example the topics
+    read into a folder), instead of ``config.train.data``.
+    """
     from trainer.train import train
 
     registry = ModelRegistry(config.train.store_uri)
@@ -89,7 +99,10 @@ def retrain(config: RetrainConfig, reports: Iterable[dict[str, Any]] = (), progr
         progress(f"drift trigger: {'fired' if trigger.fired else 'not fired'}: {trigger.reason}")
         if not trigger.fired:
             return RetrainResult(trigger)
-    candidate = train(config.train.model_copy(update={"stage": False}), progress=progress)
+    update: dict[str, Any] = {"stage": False}
+    if prepare is not None:
+        update["data"] = prepare()
+    candidate = train(config.train.model_copy(update=update), progress=progress)
     result = RetrainResult(trigger, candidate.version)
     assert candidate.test_features is not None
     assert candidate.test_truth is not None
