@@ -19,6 +19,7 @@ import pytest
 from cli.broker import LocalBroker
 from fraudstream.kafka import delete_topics, ensure_topics
 from fraudstream.settings import PROJECT_ROOT
+from tests.mlflow_server import MlflowServer
 
 TEST_PORT = int(os.environ.get("FRAUDSTREAM_TEST_KAFKA_PORT", "19092"))
 
@@ -27,6 +28,27 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "integration" in Path(str(item.fspath)).parts:
             item.add_marker(pytest.mark.integration)
+
+
+_MLFLOW: list[MlflowServer] = []
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    if any(Path(str(item.fspath)).name == "test_mlflow.py" for item in session.items):
+        _MLFLOW.append(MlflowServer())  # starts now, in the background of the tests before it
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    for server in _MLFLOW:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def mlflow_tracking_uri() -> str:
+    """The session's MLflow server, once it answers."""
+    if not _MLFLOW:
+        _MLFLOW.append(MlflowServer())
+    return _MLFLOW[0].wait_ready()
 
 
 @pytest.fixture(scope="session")

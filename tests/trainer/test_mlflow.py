@@ -1,18 +1,12 @@
-"""MLflow against a real tracking server (PyPI's mlflow, SQLite backend), started by the test."""
+"""MLflow against a real tracking server (PyPI's mlflow, SQLite backend, ``tests/mlflow_server.py``)."""
 
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from bench.harness import free_port
 from cli.main import main
 from producers.config import GeneratorConfig
 from producers.generator import generate_to
@@ -21,35 +15,10 @@ from registry import ModelRegistry
 NO_GATES = ["--min-f1", "0", "--min-precision", "0", "--min-recall", "0", "--min-average-precision", "0"]
 
 
-@pytest.fixture(scope="module")
-def tracking_uri(tmp_path_factory):
-    binary = shutil.which("mlflow") or str(Path(sys.executable).parent / "mlflow")
-    root = tmp_path_factory.mktemp("mlflow")
-    port = free_port()
-    with open(root / "server.log", "wb") as log:
-        server = subprocess.Popen(
-            [binary, "server", "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}", "--artifacts-destination",
-             str(root / "artifacts"), "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-            stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    uri = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            with urllib.request.urlopen(f"{uri}/health", timeout=2) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            pass
-        assert server.poll() is None, (root / "server.log").read_text()[-2000:]
-        assert time.monotonic() < deadline, "the MLflow server did not start in 120 s"
-        time.sleep(0.5)
-    yield uri
-    server.terminate()
-    server.wait(30)
-
-
-def test_runs_versions_and_aliases_follow_train_promote_and_rollback(tracking_uri, tmp_path, monkeypatch, capsys):
+def test_runs_versions_and_aliases_follow_train_promote_and_rollback(
+    mlflow_tracking_uri, tmp_path, monkeypatch, capsys
+) -> None:
+    tracking_uri = mlflow_tracking_uri
     import mlflow
 
     data = tmp_path / "data"
