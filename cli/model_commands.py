@@ -147,9 +147,8 @@ def cmd_retrain(args: argparse.Namespace) -> int:
 
         config = RetrainConfig(
             train=train_config(args),
-            trigger=args.when,
             psi_alert=args.psi_alert if args.psi_alert is not None else DriftThresholds().psi_alert,
-            **given(args, ["min_alert_features", "min_f1_gain"]),
+            **given(args, ["min_alert_features", "min_f1_gain", "when"], {"when": "trigger"}),
         )
         reports = _drift_reports(args) if config.trigger == "drift" else []
         result = retrain(config, reports, prepare=prepare)
@@ -267,9 +266,8 @@ def register(sub: Any) -> None:
     add_train_flags(tr)
 
     rt = sub.add_parser("retrain", help="train a challenger on recent data; stage it if it beats production")
-    rt.add_argument("--when", choices=["always", "drift"], default="always",
-                    help="always (for a schedule), or only when the newest drift window of production "
-                         "has a PSI alert on --min-alert-features features (default: always)")  # fmt: skip
+    when = "always (for a schedule), or drift: only if production's newest drift window has --min-alert-features PSI alerts"
+    rt.add_argument("--when", choices=["always", "drift"], help=default_help(when, RetrainConfig, "trigger"))
     rt.add_argument("--drift-reports", help="drift reports as JSON lines (default: read the drift reports topic)")
     rt.add_argument(
         "--min-alert-features",
