@@ -266,7 +266,7 @@ def register(sub: Any) -> None:
     add_train_flags(tr)
 
     rt = sub.add_parser("retrain", help="train a challenger on recent data; stage it if it beats production")
-    when = "always (for a schedule), or drift: only if production's newest drift window has --min-alert-features PSI alerts"
+    when = "always (for a schedule), or drift: only if production's newest drift window has enough PSI alerts"
     rt.add_argument("--when", choices=["always", "drift"], help=default_help(when, RetrainConfig, "trigger"))
     rt.add_argument("--drift-reports", help="drift reports as JSON lines (default: read the drift reports topic)")
     rt.add_argument(
