@@ -124,11 +124,13 @@ def run_demo(settings: FraudstreamSettings, demo: DemoConfig | None = None) -> i
 
     _step("8/8 the drift consumer: PSI and KS per feature over daily event-time windows")
     reports: list[dict[str, Any]] = []
-    ensure_topics(settings.bootstrap_servers, [f"demo-{run}.drift"], settings.partitions)
+    # the configured reports topic, where `fraudstream retrain --when drift` and dashboards look;
+    # this run's reports are the ones handed to on_report
+    ensure_topics(settings.bootstrap_servers, [settings.topics.drift_reports], settings.partitions)
     run_drift(
         DriftConfig(
             bootstrap_servers=settings.bootstrap_servers, decisions_topic=topics.decisions,
-            reports_topic=f"demo-{run}.drift", model_store=store, group_id=f"demo-{run}-drift",
+            reports_topic=settings.topics.drift_reports, model_store=store, group_id=f"demo-{run}-drift",
             window=86_400.0, grace=3_600.0, close_idle_after=2.0, stop_idle_after=0.5,
         ),
         on_report=reports.append,

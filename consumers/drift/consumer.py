@@ -77,12 +77,12 @@ def run_drift(config: DriftConfig, on_report: Any = None) -> int:
 
     def close(force: bool) -> None:
         nonlocal reports
-        late_before = int(book.late_events)
         windows = book.closable(force)
         for window in windows:
             bins = reference(window.model_version)
             assert bins is not None
-            report = window.report(bins, config.thresholds, late_events=late_before)
+            # late decisions (of windows already closed) that arrived while this one was open
+            report = window.report(bins, config.thresholds, late_events=book.late_events - window.late_at_open)
             producer.produce(config.reports_topic, report_codec.encode(report), report["window_id"].encode(),
                              timestamp=window.span[1])  # fmt: skip
             for feature in report["features"]:

@@ -78,6 +78,9 @@ class WindowState:
     decision_mix: Counter[str] = field(default_factory=Counter)
     #: smallest offset per (topic, partition) of an event in this window: the commit limit
     min_offsets: dict[tuple[str, int], int] = field(default_factory=dict)
+    #: the book's late count when this window opened: its report counts the late decisions (of
+    #: windows already closed) that arrived while it was open, not the process's running total
+    late_at_open: int = 0
 
     @property
     def key(self) -> tuple[int, str, int]:
@@ -123,6 +126,7 @@ class WindowState:
         self.count += other.count
         for tp, offset in other.min_offsets.items():
             self.min_offsets[tp] = min(offset, self.min_offsets.get(tp, offset))
+        self.late_at_open = min(self.late_at_open, other.late_at_open)
 
     def report(self, bins: ReferenceBins, thresholds: DriftThresholds, late_events: int = 0) -> dict[str, Any]:
         """The DriftReport record of this window."""
@@ -187,6 +191,7 @@ class WindowBook:
         window = self.open.get(key)
         if window is None:
             window = self.open[key] = WindowState(start, end, version, seq=seq)
+            window.late_at_open = self.late_events
         window.assigned += 1
         window.first_ts = ts_ms if window.first_ts is None else min(window.first_ts, ts_ms)
         window.last_ts = ts_ms if window.last_ts is None else max(window.last_ts, ts_ms)

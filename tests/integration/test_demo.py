@@ -14,7 +14,8 @@ import subprocess
 import sys
 
 from cli.broker import LocalBroker
-from fraudstream.settings import PROJECT_ROOT
+from consumers.topic_audit import end_offsets
+from fraudstream.settings import PROJECT_ROOT, TopicNames
 
 
 def test_the_demo_trains_replays_scores_with_the_worker_and_reports_drift(kafka_broker: LocalBroker, tmp_path) -> None:
@@ -24,6 +25,15 @@ def test_the_demo_trains_replays_scores_with_the_worker_and_reports_drift(kafka_
     env = {**os.environ, "FRAUDSTREAM_HOME": str(home), "FRAUDSTREAM_BOOTSTRAP_SERVERS": kafka_broker.bootstrap_servers}
     command = [sys.executable, "-m", "cli.main", "demo", "--workdir", str(tmp_path / "demo"),
                "--customers", "400", "--days", "35"]  # fmt: skip
+    reports_topic = TopicNames().drift_reports
+
+    def reports_on_topic() -> int:
+        try:
+            return sum(end_offsets(kafka_broker.bootstrap_servers, reports_topic).values())
+        except RuntimeError:  # not created yet
+            return 0
+
+    reports_before = reports_on_topic()
     out = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=480)
     log = out.stdout + out.stderr
     assert out.returncode == 0, log[-4000:]
@@ -49,3 +59,4 @@ def test_the_demo_trains_replays_scores_with_the_worker_and_reports_drift(kafka_
     windows = re.search(r"(\d+) daily windows: \{", out.stdout)
     assert windows is not None
     assert int(windows.group(1)) >= 30
+    assert reports_on_topic() - reports_before == int(windows.group(1))  # on the configured topic

@@ -154,3 +154,21 @@ def test_a_window_needs_a_size() -> None:
         WindowBook(size_ms=None, grace_ms=0)
     with pytest.raises(ValueError, match="need window size, events > 0"):
         WindowBook(size_ms=100, grace_ms=0, max_events=0)
+
+
+def test_a_windows_late_count_is_the_late_decisions_that_arrived_while_it_was_open() -> None:
+    book = WindowBook(size_ms=100, grace_ms=0)
+    book.window_for(10, "m")
+    book.advance(120)
+    book.closable()
+    second = book.window_for(150, "m")
+    assert second is not None
+    assert book.window_for(50, "m") is None  # late, while the second window is open
+    book.advance(300)
+    assert book.closable() == [second]
+    assert book.late_events - second.late_at_open == 1  # what its report says
+    third = book.window_for(250, "m")
+    assert third is not None
+    assert book.window_for(120, "m") is None
+    assert book.window_for(60, "m") is None
+    assert book.late_events - third.late_at_open == 2  # not the running total of 3
