@@ -321,7 +321,8 @@ def main() -> int:
         events, live = all_events[:cut], all_events[cut:]
         n_tx = sum(1 for e in events if e.topic == "transactions")
         if args.only in (None, "throughput"):
-            results["throughput"] = [throughput(events, n_tx, store, home, n) for n in (1, 2)]
+            # smoke: the two-process run only (the one-process path is the worker benchmark's smoke)
+            results["throughput"] = [throughput(events, n_tx, store, home, n) for n in ((2,) if args.smoke else (1, 2))]
             print("throughput", results["throughput"], flush=True)
         if args.only in (None, "latency"):
             seconds, warmup = (2.0, 1.0) if args.smoke else (args.latency_seconds, 5.0)
@@ -329,7 +330,7 @@ def main() -> int:
             results["latency"] = latency(live, store, home, rate, seconds, warmup, processes=2, partitions=PARTITIONS)
             print("latency", results["latency"], flush=True)
         if args.only in (None, "labels"):
-            results["labels"] = label_propagation(live, store, home, 5 if args.smoke else 100)
+            results["labels"] = label_propagation(live, store, home, 2 if args.smoke else 100)
             print("labels", results["labels"], flush=True)
         if args.only in (None, "kill"):
             results["kill"] = kill_recovery(live, store, home, *((3.0, 15.0) if args.smoke else (10.0, 20.0)))
