@@ -65,7 +65,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_smoke_flag(parser)
     args = parser.parse_args()
-    cards = 200 if args.smoke else 1_000
+    cards = 100 if args.smoke else 1_000
     results: dict[str, object] = {}
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"

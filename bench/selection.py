@@ -82,9 +82,9 @@ def main() -> int:
     weeks = WEEKS
     if args.smoke:
         weeks = 1
-        size = {"n_customers": 400, "n_terminals": 800, "n_days": 80}
+        size = {"n_customers": 300, "n_terminals": 600, "n_days": 80}
         args.datasets, args.gate_seeds = args.datasets[:1], []
-        train_options = {"time_budget_seconds": 5.0}
+        train_options = {"time_budget_seconds": 3.0}
     out: dict[str, Any] = {"weeks": [], "gates": []}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)

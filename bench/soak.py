@@ -133,7 +133,7 @@ def main() -> int:
     add_smoke_flag(parser)
     args = parser.parse_args()
     if args.smoke:
-        args.minutes, args.rate, args.every, args.warm_up = 0.4, 300.0, 2.0, 4.0
+        args.minutes, args.rate, args.every, args.warm_up = 0.2, 300.0, 2.0, 2.0
     out = results_dir(args.smoke)
     home = (out if args.smoke else PROJECT_ROOT / ".fraudstream" / "bench") / "soak"
     BROKER.start()
