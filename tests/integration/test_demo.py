@@ -37,6 +37,8 @@ def test_the_demo_trains_replays_scores_with_the_worker_and_reports_drift(kafka_
     out = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=480)
     log = out.stdout + out.stderr
     assert out.returncode == 0, log[-4000:]
+    raw = [line for line in log.splitlines() if re.match(r"^%\d\|", line)]  # librdkafka's own log format
+    assert raw == [], raw[:5]
 
     for step in range(1, 9):
         assert f"== {step}/8 " in out.stdout, f"step {step} missing:\n{out.stdout[-3000:]}"
