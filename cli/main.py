@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from typing import get_args
 
-from cli import data_commands, demo_command, kafka_commands, model_commands, stream_commands
+from cli import data_commands, demo_command, kafka_commands, model_commands, status_command, stream_commands
 from cli.options import settings_from
 from fraudstream.logs import LogFormat, configure_logging
 from fraudstream.settings import unknown_variables
@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--log-format", choices=get_args(LogFormat), help="text, or one JSON object a line (env FRAUDSTREAM_LOG_FORMAT)"
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for group in (kafka_commands, data_commands, model_commands, stream_commands, demo_command):
+    for group in (kafka_commands, data_commands, model_commands, stream_commands, demo_command, status_command):
         group.register(sub)
     return parser
 

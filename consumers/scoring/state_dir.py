@@ -26,7 +26,7 @@ import fcntl
 import os
 from pathlib import Path
 
-__all__ = ["StateDirClaim"]
+__all__ = ["StateDirClaim", "held_slots"]
 
 #: more worker processes of one app than this on one host is a mistake, not a deployment
 MAX_SLOTS = 64
@@ -59,3 +59,24 @@ class StateDirClaim:
         if self._fd >= 0:
             os.close(self._fd)  # closing the descriptor drops the lock
             self._fd = -1
+
+
+def held_slots(base: Path) -> list[tuple[Path, int | None]]:
+    """The slots under ``base`` a running process holds now, with the pid it wrote (``fraudstream status``).
+
+    The check takes a shared lock for a moment; a worker starting in that moment finds the slot
+    taken and claims the next one, which is harmless.
+    """
+    held = []
+    for lock in sorted(base.glob("process-*/.lock")):
+        fd = os.open(lock, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            text = lock.read_text().strip()
+            held.append((lock.parent, int(text) if text.isdigit() else None))
+        else:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+    return held
