@@ -37,6 +37,7 @@ from bench.worker import BOOTSTRAP, BROKER, produce_all, size, start_worker, top
 from fraudstream.settings import PROJECT_ROOT, TopicNames
 from producers.replay import ReplayEvent, encoded_events
 
+#: every command that talks to Kafka, as a user runs it (tests/integration/test_failures.py uses them too)
 COMMANDS = {
     "topics": ["topics"],
     "audit": ["audit", "transactions"],
@@ -45,6 +46,7 @@ COMMANDS = {
     "drift": ["drift"],
     "lag-exporter": ["lag-exporter", "--port", "{port}"],
 }
+#: a log line (the drift consumer also prints its window reports)
 LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\S+ (DEBUG|INFO|WARNING|ERROR|CRITICAL) ")
 
 

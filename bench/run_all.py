@@ -21,7 +21,7 @@ SCRIPTS: dict[str, list[str]] = {
     "foundation": [],
     "imports": [],
     "trainer": [],
-    "selection": [],  # about 40 minutes: 24 trainings and 3 default datasets
+    "selection": [],  # 24 trainings on 120-day datasets and 3 on the default dataset
     "drift": [],
     "xgb_threads": [],
     "worker_profile": ["--no-profile"],

@@ -1,6 +1,6 @@
 """A real MLflow tracking server (PyPI's mlflow, SQLite backend) for the MLflow test.
 
-Its start-up (mostly the SQLite schema migrations) takes half a minute, so the session starts it in
+Its start-up (mostly the SQLite schema migrations) is slow, so the session starts it in
 the background as soon as collection shows the MLflow test is selected, and the test waits for it.
 """
 
@@ -33,7 +33,7 @@ class MlflowServer:
                  "--artifacts-destination", str(self.root / "artifacts"), "--host", "127.0.0.1",
                  "--port", str(self.port), "--workers", "1"],
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                # no job runners: four huey consumers would poll at ~10 % of a core each all session
+                # no job runners: their huey consumers would poll, taking CPU from every test, all session
                 env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
             )  # fmt: skip
 

@@ -7,24 +7,14 @@ tests because it runs the real commands as subprocesses, side by side.
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 import time
 
+# the commands and the log-line pattern are the failure benchmark's (bench/failures.py measures them)
+from bench.failures import COMMANDS, LOG_LINE
 from fraudstream.settings import PROJECT_ROOT
 from tests.integration.worker_harness import free_port
-
-#: a log line (the drift consumer also prints its window reports)
-LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\S+ (DEBUG|INFO|WARNING|ERROR|CRITICAL) ")
-COMMANDS = {
-    "topics": ["topics"],
-    "audit": ["audit", "transactions"],
-    "produce": ["produce", "--data", "{data}"],
-    "worker": ["worker", "--state-store", "memory://"],
-    "drift": ["drift"],
-    "lag-exporter": ["lag-exporter", "--port", "{port}"],
-}
 
 
 def test_every_command_fails_within_15_s_with_one_line_naming_the_address_when_no_broker_answers(tmp_path) -> None:
