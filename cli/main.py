@@ -2,7 +2,7 @@
 
 The shell on top of every layer: nothing imports it. Each command group lives in its own module
 (``kafka_commands``, ``data_commands``, ``model_commands``, ``stream_commands``,
-``demo_command``) and
+``state_commands``, ``demo_command``) and
 registers its subcommands here.
 """
 
@@ -14,8 +14,17 @@ import sys
 from collections.abc import Sequence
 from typing import get_args
 
-from cli import data_commands, demo_command, kafka_commands, model_commands, status_command, stream_commands
+from cli import (
+    data_commands,
+    demo_command,
+    kafka_commands,
+    model_commands,
+    state_commands,
+    status_command,
+    stream_commands,
+)
 from cli.options import settings_from
+from fraudstream.errors import FraudstreamError
 from fraudstream.logs import LogFormat, configure_logging
 from fraudstream.settings import unknown_variables
 
@@ -39,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--log-format", choices=get_args(LogFormat), help="text, or one JSON object a line (env FRAUDSTREAM_LOG_FORMAT)"
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for group in (kafka_commands, data_commands, model_commands, stream_commands, demo_command, status_command):
+    for group in (kafka_commands, data_commands, model_commands, stream_commands, state_commands, demo_command,
+                  status_command):  # fmt: skip
         group.register(sub)
     return parser
 
@@ -60,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.func(args)
     except KeyboardInterrupt:
         return 130
-    except (ValueError, OSError, TimeoutError) as exc:
+    except (FraudstreamError, ValueError, OSError, TimeoutError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return code

@@ -8,6 +8,7 @@ CLI above all) can tell "fraudstream refused or could not do this, and says why"
      ├── registry.StoreError           the model store could not be read or written
      ├── schemas.DecodeError           bytes that are not a record of a known schema
      ├── producers.DatasetError        a dataset file with invalid rows or columns (also a ValueError)
+     ├── consumers.scoring.bootstrap.BootstrapError   worker state that cannot be written as asked
      └── cli.broker.BrokerError        the local broker could not be started or stopped
 
 Messages name the bad value and what to do about it.

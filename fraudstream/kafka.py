@@ -124,6 +124,38 @@ PRODUCER_DEFAULTS: dict[str, Any] = {
 }
 
 
+def murmur2_partition(key: bytes, partitions: int) -> int:
+    """The partition of a record key under the Java client's default partitioner (librdkafka's
+    ``murmur2_random`` for non-empty keys, which ``PRODUCER_DEFAULTS`` sets): murmur2, positive,
+    modulo ``partitions``. The state bootstrap files each card where the replay and the worker do.
+
+    >>> murmur2_partition(b"card_000001", 4) == murmur2_partition(b"card_000001", 4) < 4
+    True
+    """
+    seed, m, r = 0x9747B28C, 0x5BD1E995, 24
+    length = len(key)
+    h = (seed ^ length) & 0xFFFFFFFF
+    for i in range(0, length - length % 4, 4):
+        k = int.from_bytes(key[i : i + 4], "little")
+        k = (k * m) & 0xFFFFFFFF
+        k ^= k >> r
+        k = (k * m) & 0xFFFFFFFF
+        h = ((h * m) & 0xFFFFFFFF) ^ k
+    tail = length % 4
+    base = length - tail
+    if tail == 3:
+        h ^= key[base + 2] << 16
+    if tail >= 2:
+        h ^= key[base + 1] << 8
+    if tail >= 1:
+        h ^= key[base]
+        h = (h * m) & 0xFFFFFFFF
+    h ^= h >> 13
+    h = (h * m) & 0xFFFFFFFF
+    h ^= h >> 15
+    return (h & 0x7FFFFFFF) % partitions
+
+
 def warmed_producer(config: Mapping[str, Any], topics: Iterable[str], timeout: float = 30.0) -> Producer:
     """A producer that already knows the partitions of ``topics``.
 

@@ -169,7 +169,7 @@ class ScoringProcessor:
         labels = self.topics.labels
         for event in events:
             if event.topic == labels:
-                label = self._decode_label(event, result, now_ms)
+                label = self.decode_label(event, result, now_ms)
                 if label is None:
                     continue
                 result.labels += 1
@@ -184,7 +184,7 @@ class ScoringProcessor:
                 if self.shadow is not None and label.is_fraud:
                     self.shadow.learn_label(label.transaction_id, True)
                 continue
-            tx = self._decode_transaction(event, result, now_ms)
+            tx = self.decode_transaction(event, result, now_ms)
             if tx is None:
                 continue
             card_state = card(tx.card_id, event.partition)
@@ -269,7 +269,7 @@ class ScoringProcessor:
             return False
         return True
 
-    def _decode_transaction(self, event: InputEvent, result: BatchResult, now_ms: int) -> TransactionView | None:
+    def decode_transaction(self, event: InputEvent, result: BatchResult, now_ms: int) -> TransactionView | None:
         model = self._validated(event, result, self.tx_codec, Transaction)
         if model is None:
             return None
@@ -279,7 +279,7 @@ class ScoringProcessor:
         )  # fmt: skip
         return tx if self._check_key_and_time(event, result, tx.card_id, tx.ts_ms, now_ms) else None
 
-    def _decode_label(self, event: InputEvent, result: BatchResult, now_ms: int) -> LabelView | None:
+    def decode_label(self, event: InputEvent, result: BatchResult, now_ms: int) -> LabelView | None:
         model = self._validated(event, result, self.label_codec, Label)
         if model is None:
             return None

@@ -21,6 +21,7 @@ from schemas.codec import DecodeReason
 __all__ = [
     "CARD_TABLE",
     "DEAD_LETTER_REASONS",
+    "FAUST_TABLE_NAMES",
     "MAX_ERROR_MESSAGE",
     "TERMINAL_TABLE",
     "BatchResult",
@@ -34,6 +35,8 @@ __all__ = [
 ]
 
 CARD_TABLE, TERMINAL_TABLE = "card", "terminal"
+#: the worker's Faust table of each (their changelogs are ``{app id}-{name}-changelog``)
+FAUST_TABLE_NAMES = {CARD_TABLE: "card-state", TERMINAL_TABLE: "terminal-state"}
 #: why a record went to the dead-letter topic (its ``error_type`` header): a decode failure, or
 #: one of the worker's own checks; mypy holds every call to this list
 ValidationReason = Literal["invalid", "card_number", "key_mismatch", "future_event_time"]

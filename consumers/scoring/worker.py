@@ -56,7 +56,7 @@ from consumers.scoring.delivery import OutputDelivery, PendingBatch
 from consumers.scoring.feed import BatchFeed, FetchedBatch
 from consumers.scoring.model_watch import ModelWatch, prepare_model
 from consumers.scoring.processor import ScoringProcessor
-from consumers.scoring.records import CARD_TABLE, TERMINAL_TABLE, Shadow
+from consumers.scoring.records import FAUST_TABLE_NAMES, TERMINAL_TABLE, Shadow
 from consumers.scoring.state_store import TableState, table_store
 from consumers.scoring.terminal_view import ChangelogView
 from features.definitions import DEFAULT_CONFIG
@@ -141,8 +141,8 @@ class ScoringWorker:
         drop_faust_monitor(self.app)
         binary: dict[str, Any] = {"key_type": bytes, "value_type": bytes}  # raw bytes in and out of changelogs
         self.tables = {
-            CARD_TABLE: self.app.Table("card-state", partitions=config.partitions, default=None, **binary),
-            TERMINAL_TABLE: self.app.Table("terminal-state", partitions=config.partitions, default=None, **binary),
+            table: self.app.Table(name, partitions=config.partitions, default=None, **binary)
+            for table, name in FAUST_TABLE_NAMES.items()
         }
         self.state = TableState({name: table_store(table) for name, table in self.tables.items()})
         self.changelogs = changelogs = {

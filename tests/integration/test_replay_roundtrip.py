@@ -7,38 +7,13 @@ from collections import defaultdict
 import pytest
 
 from consumers.topic_audit import read_topic
+from fraudstream.kafka import murmur2_partition
 from fraudstream.settings import TopicNames
 from producers.config import GeneratorConfig
 from producers.generator import generate
 from producers.replay import encoded_events, replay
 
 N_EVENTS = 10_000
-
-
-def murmur2_partition(key: bytes, partitions: int) -> int:
-    """The Java client's default partitioner (murmur2, positive, modulo partitions)."""
-    seed, m, r = 0x9747B28C, 0x5BD1E995, 24
-    length = len(key)
-    h = (seed ^ length) & 0xFFFFFFFF
-    for i in range(0, length - length % 4, 4):
-        k = int.from_bytes(key[i : i + 4], "little")
-        k = (k * m) & 0xFFFFFFFF
-        k ^= k >> r
-        k = (k * m) & 0xFFFFFFFF
-        h = ((h * m) & 0xFFFFFFFF) ^ k
-    tail = length % 4
-    base = length - tail
-    if tail == 3:
-        h ^= key[base + 2] << 16
-    if tail >= 2:
-        h ^= key[base + 1] << 8
-    if tail >= 1:
-        h ^= key[base]
-        h = (h * m) & 0xFFFFFFFF
-    h ^= h >> 13
-    h = (h * m) & 0xFFFFFFFF
-    h ^= h >> 15
-    return (h & 0x7FFFFFFF) % partitions
 
 
 @pytest.fixture(scope="module")
