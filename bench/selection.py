@@ -1,6 +1,7 @@
 """Model selection (issue 16): today's trainer against prequential selection, on data never tuned on.
 
     uv run python bench/selection.py [--datasets other-seed other-mix handbook] [--gate-seeds 42 7 123]
+        [--threshold-sources training_days fold_weeks] [--demo-seeds 7 11 12]
 
 Part 1, for each dataset: four consecutive test weeks (the last four of the data), each trained
 twice by ``train()`` with the default 7/7/7 protocol: once as today's trainer (``trials`` 0: the
@@ -17,7 +18,11 @@ Datasets (none is the seed-42 default the old defaults were tuned on):
               compromised cards) and every label exactly 7 days after its fraud
 
 Part 2: the default dataset (5,000 cards, 183 days) for each ``--gate-seeds`` seed, trained with the
-defaults (selection on), and whether the acceptance gates pass.
+defaults (selection on) and each of ``--threshold-sources``, and whether the acceptance gates pass.
+
+Part 3: the demo's first model (``cli/demo.py``: 2,000 cards, 63 days of history, 12 trials) for
+each ``--demo-seeds`` seed, in the generator's default world and in the demo's (frauds reported
+about a day after, compromised terminals six weeks), and whether the gates pass.
 
 Prints Markdown tables and writes bench/results/selection.json.
 """
@@ -74,6 +79,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", nargs="*", choices=sorted(DATASETS), default=list(DATASETS))
     parser.add_argument("--gate-seeds", type=int, nargs="*", default=[42, 7, 123])
+    parser.add_argument("--threshold-sources", nargs="*", default=["training_days"],
+                        choices=["training_days", "fold_weeks"])  # fmt: skip
+    parser.add_argument("--demo-seeds", type=int, nargs="*", default=[7, 11, 12])
+    parser.add_argument("--methods", nargs="*", choices=sorted(METHODS), default=list(METHODS))
     parser.add_argument("--days", type=int, default=120, help="days of data per part-1 dataset")
     add_smoke_flag(parser)
     args = parser.parse_args()
@@ -83,9 +92,9 @@ def main() -> int:
     if args.smoke:
         weeks = 1
         size = {"n_customers": 300, "n_terminals": 600, "n_days": 80}
-        args.datasets, args.gate_seeds = args.datasets[:1], []
+        args.datasets, args.gate_seeds, args.demo_seeds = args.datasets[:1], [], args.demo_seeds[:1]
         train_options = {"time_budget_seconds": 3.0}
-    out: dict[str, Any] = {"weeks": [], "gates": []}
+    out: dict[str, Any] = {"weeks": [], "gates": [], "demo": []}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         for name in args.datasets:
@@ -96,52 +105,106 @@ def main() -> int:
             for week in range(weeks):
                 test_end = end - timedelta(days=7 * (weeks - 1 - week))
                 periods = PeriodConfig(train_start=test_end - timedelta(days=21))
-                for method, options in METHODS.items():
+                variants = [
+                    (method, source)
+                    for method in args.methods
+                    for source in (args.threshold_sources if method != "today" else ["training_days"])
+                ]
+                for method, source in variants:
+                    options = {**METHODS[method], "threshold_source": source}
                     config = TrainConfig(data=data, store_uri=f"file://{root / 'store'}", report_dir=root / "r",
                                          periods=periods, **{**train_options, **options})  # fmt: skip
                     started = time.perf_counter()
                     result = train(config, progress=quiet)
                     run = {"dataset": name, "transactions": manifest["transactions"],
                            "fraud_rate": manifest["fraud_rate"], "week": week + 1,
-                           "test_start": str(test_end - timedelta(days=7)), "method": method,
+                           "test_start": str(test_end - timedelta(days=7)), "method": method, "thresholds": source,
                            **summary(result, time.perf_counter() - started)}  # fmt: skip
                     out["weeks"].append(run)
                     print(json.dumps(run), flush=True)
         for seed in args.gate_seeds:
             data = root / f"default-{seed}"
             generate_to(GeneratorConfig(seed=seed), data, progress=quiet)
-            config = TrainConfig(data=data, store_uri=f"file://{root / 'store'}", report_dir=root / "r")
-            started = time.perf_counter()
-            run = {"seed": seed, **summary(train(config, progress=quiet), time.perf_counter() - started)}
-            out["gates"].append(run)
-            print(json.dumps(run), flush=True)
+            for source in args.threshold_sources:
+                config = TrainConfig(data=data, store_uri=f"file://{root / 'store'}", report_dir=root / "r",
+                                     threshold_source=source)  # fmt: skip
+                started = time.perf_counter()
+                run = {"seed": seed, "thresholds": source,
+                       **summary(train(config, progress=quiet), time.perf_counter() - started)}  # fmt: skip
+                out["gates"].append(run)
+                print(json.dumps(run), flush=True)
+        out["demo"] = demo_worlds(root, args.demo_seeds, args.smoke)
     (results_dir(args.smoke) / "selection.json").write_text(json.dumps(out, indent=2, default=str) + "\n")
 
-    print("\n| dataset | week | method | family | AUC-ROC | AP | card P@100 | P / R / F1 at review | train (s) |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("\n| dataset | week | method | thresholds | family | AUC-ROC | AP | card P@100 | P / R / F1 at review "
+          "| train (s) |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in out["weeks"]:
         at = r["at_review"]
-        print(f"| {r['dataset']} | {r['week']} | {r['method']} | {r['family']} | {r['auc_roc']:.3f} "
+        print(f"| {r['dataset']} | {r['week']} | {r['method']} | {r['thresholds']} | {r['family']} "
+              f"| {r['auc_roc']:.3f} "
               f"| {r['average_precision']:.3f} | {r['card_precision_at_100']:.3f} "
               f"| {at['precision']:.3f} / {at['recall']:.3f} / {at['f1']:.3f} | {r['seconds']} |")  # fmt: skip
-    print("\n| dataset | method | mean AP | mean card P@100 | mean AUC-ROC | mean F1 at review |")
-    print("|---|---|---|---|---|---|")
+    print("\n| dataset | method | thresholds | mean AP | mean card P@100 | mean AUC-ROC | mean F1 at review |")
+    print("|---|---|---|---|---|---|---|")
     for name in args.datasets:
-        for method in METHODS:
-            rows = [r for r in out["weeks"] if r["dataset"] == name and r["method"] == method]
+        for method, source in dict.fromkeys((r["method"], r["thresholds"]) for r in out["weeks"]):
+            rows = [r for r in out["weeks"]
+                    if r["dataset"] == name and (r["method"], r["thresholds"]) == (method, source)]  # fmt: skip
+            if not rows:
+                continue
             means = [statistics.mean(r[k] for r in rows) for k in ("average_precision", "card_precision_at_100",
                                                                     "auc_roc")]  # fmt: skip
             f1 = statistics.mean(r["at_review"]["f1"] for r in rows)
-            print(f"| {name} | {method} | {means[0]:.3f} | {means[1]:.3f} | {means[2]:.3f} | {f1:.3f} |")
-    if out["gates"]:
-        print("\n| default dataset seed | family | AP | P / R / F1 at review | gates | train (s) |")
-        print("|---|---|---|---|---|---|")
-        for r in out["gates"]:
+            print(f"| {name} | {method} | {source} | {means[0]:.3f} | {means[1]:.3f} | {means[2]:.3f} | {f1:.3f} |")
+    for part, key, label in (("gates", "thresholds", "default dataset seed"), ("demo", "world", "demo seed")):
+        if not out[part]:
+            continue
+        print(f"\n| {label} | {key} | family | AP | P / R / F1 at review | gates | train (s) |")
+        print("|---|---|---|---|---|---|---|")
+        for r in out[part]:
             at = r["at_review"]
             gates = "pass" if not r["gates_failed"] else "FAIL: " + "; ".join(r["gates_failed"])
-            print(f"| {r['seed']} | {r['family']} | {r['average_precision']:.3f} | {at['precision']:.3f} / "
+            print(f"| {r['seed']} | {r[key]} | {r['family']} | {r['average_precision']:.3f} | {at['precision']:.3f} / "
                   f"{at['recall']:.3f} / {at['f1']:.3f} | {gates} | {r['seconds']} |")  # fmt: skip
     return 0
+
+
+def demo_worlds(root: Path, seeds: list[int], smoke: bool) -> list[dict[str, Any]]:
+    """The demo's first training (its history, its trainer settings) in both worlds, per seed."""
+    from datetime import datetime
+
+    import pandas as pd
+
+    from cli.demo import AFTER_DAYS, SHADOW_DAYS, WORLD
+    from cli.demo_command import DemoConfig
+    from producers.adapters import load_dataset
+    from producers.generator import write_dataset
+    from schemas.dataset import Dataset
+
+    demo = DemoConfig()
+    customers = 300 if smoke else demo.customers
+    runs = []
+    for seed in seeds:
+        for world, options in (("defaults", {}), ("demo", WORLD)):
+            data = root / f"demo-{world}-{seed}"
+            days = demo.history_days + demo.live_days + SHADOW_DAYS + AFTER_DAYS
+            generate_to(GeneratorConfig(n_customers=customers, n_terminals=2 * customers, n_days=days, seed=seed,
+                                        **options), data, progress=quiet)  # fmt: skip
+            dataset = load_dataset(data)  # the demo trains on the history, as reported by its end
+            end = pd.Timestamp(datetime.combine(GeneratorConfig().start_date, datetime.min.time()), tz="UTC")
+            end += pd.Timedelta(days=demo.history_days)
+            tx, labels = dataset.transactions, dataset.labels
+            write_dataset(Dataset(tx[tx["event_time"] <= end].reset_index(drop=True),
+                                  labels[labels["reported_at"] <= end].reset_index(drop=True)), data)  # fmt: skip
+            config = TrainConfig(data=data, store_uri=f"file://{root / 'store'}", report_dir=root / "r",
+                                 trials=12, time_budget_seconds=3.0 if smoke else 90.0)  # fmt: skip
+            started = time.perf_counter()
+            result = train(config, progress=quiet)
+            run = {"seed": seed, "world": world, **summary(result, time.perf_counter() - started)}
+            runs.append(run)
+            print(json.dumps(run), flush=True)
+    return runs
 
 
 if __name__ == "__main__":

@@ -17,7 +17,8 @@ __all__ = ["register"]
 
 PERIOD_FLAGS = ("train_days", "delay_days", "test_days", "validation_days", "train_start")
 GATE_FLAGS = ("min_f1", "min_precision", "min_recall", "min_average_precision")
-TRAIN_FLAGS = ("label_delay_days", "review_precision", "decline_precision", "trials", "time_budget", "folds")
+TRAIN_FLAGS = ("label_delay_days", "review_precision", "decline_precision", "threshold_source", "trials", "time_budget",
+               "folds")  # fmt: skip
 TRAIN_RENAME = {"time_budget": "time_budget_seconds"}
 
 
@@ -244,6 +245,16 @@ def add_train_flags(parser: argparse.ArgumentParser, data_required: bool = True)
         "--decline-precision",
         type=float,
         help=default_help("validation precision at the decline threshold", TrainConfig, "decline_precision"),
+    )
+    parser.add_argument(
+        "--threshold-source",
+        choices=["training_days", "fold_weeks"],
+        help=default_help(
+            "thresholds from out-of-fold scores of the training days, or from the prequential folds' weeks "
+            "(one standard deviation below their mean)",
+            TrainConfig,
+            "threshold_source",
+        ),
     )
     for flag in GATE_FLAGS:
         parser.add_argument(f"--{flag.replace('_', '-')}", type=float, help=default_help("gate", Gates, flag))

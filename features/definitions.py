@@ -234,3 +234,9 @@ def markdown_table(config: FeatureConfig | None = None) -> str:
     for index, spec in enumerate(feature_specs(config)):
         lines.append(f"| {index} | `{spec.name}` | {spec.group} | {spec.semantics} | {spec.empty} |")
     return "\n".join(lines) + "\n"
+
+
+#: Features that are a function of the time of day or the weekday, so a drift window shorter than
+#: a week always differs from the all-week reference: the drift consumer reports them but leaves
+#: them out of a window's status, and the retrain's drift rule does not count them.
+CALENDAR_FEATURES = frozenset({"hour_sin", "hour_cos", "is_night", "is_weekend"})

@@ -88,6 +88,9 @@ class TrainConfig(BaseModel):
     label_delay_days: float = Field(default=LABEL_DELAY_DAYS, gt=0)
     periods: PeriodConfig = Field(default_factory=PeriodConfig)
     #: thresholds: the lowest score whose validation precision reaches these
+    #: on out-of-fold scores of the training days (``training_days``), or, after a model selection,
+    #: one standard deviation below the mean over the prequential folds' validation weeks
+    threshold_source: Literal["training_days", "fold_weeks"] = "training_days"
     review_precision: float = Field(default=0.80, gt=0, le=1)
     decline_precision: float = Field(default=0.95, gt=0, le=1)
     gates: Gates = Field(default_factory=Gates)

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from features.definitions import CALENDAR_FEATURES
 from registry import ModelRegistry, RegistryError
 from trainer.config import RetrainConfig
 from trainer.evaluation import at_threshold, ranking_metrics
@@ -52,12 +53,21 @@ def drift_trigger(
     False
     >>> drift_trigger([window(2, [0.3, 0.4, 0.26]), window(1, [0, 0, 0])], "v1", 3, 0.25).reason
     'window w2: PSI >= 0.25 on 3 features (f0, f1, f2); the rule needs 3'
+
+    The score and the calendar features (``features/definitions.py``) never count: a Sunday's
+    window always differs from an all-week reference in ``is_weekend``.
+
+    >>> sunday = {"window_id": "w3", "window_end": 3, "model_version": "v1", "features": [
+    ...     {"feature": name, "psi": 1.0} for name in ("is_weekend", "hour_sin", "is_night", "score")]}
+    >>> drift_trigger([sunday], "v1", 3, 0.25).fired
+    False
     """
     own = [report for report in reports if report.get("model_version") == model_version]
     if not own:
         return DriftTrigger(False, f"no drift report for the production model {model_version} yet")
     newest = max(own, key=lambda report: report["window_end"])
-    alerts = tuple(f["feature"] for f in newest["features"] if f["feature"] != "score" and f["psi"] >= psi_alert)
+    counted = [f for f in newest["features"] if f["feature"] != "score" and f["feature"] not in CALENDAR_FEATURES]
+    alerts = tuple(f["feature"] for f in counted if f["psi"] >= psi_alert)
     listed = f" ({', '.join(alerts)})" if alerts else ""
     reason = (f"window {newest['window_id']}: PSI >= {psi_alert:g} on {len(alerts)} features{listed}; "
               f"the rule needs {min_alert_features}")  # fmt: skip

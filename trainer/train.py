@@ -193,24 +193,34 @@ def train(config: TrainConfig, progress: Progress = print) -> TrainResult:
         selection_card = {"method": "holdout: early stopping on the last validation days", "note": why}
     progress(f"refitting on the whole training period with {rounds} rounds")
     booster = train_xgboost_rounds(x[train_mask], y_train, names, params, rounds)
-    if selection is None:
+    on_folds = selection is not None and config.threshold_source == "fold_weeks"
+    oof_weight: np.ndarray | None = None
+    if not on_folds:
         # Thresholds need many frauds to be stable; a 2-day validation period has too few. Every
-        # training day is scored by a model trained on the other days (same rounds), and the
-        # thresholds are chosen on those out-of-fold scores: still never on the test period.
+        # training day is scored by a model of the chosen kind trained on the other days (same
+        # rounds), and the thresholds are chosen on those out-of-fold scores: scores of the model
+        # that is deployed, on the days next to the ones it decides, never on the test period.
+        # Fold weeks lie further back (before a drift, or while features were still filling),
+        # where a model trained on still older data scores differently.
         progress("out-of-fold scores of the training period, one fold a day, for the thresholds")
         days = tx.loc[train_mask, "event_time"].dt.floor("D").to_numpy()
         oof = out_of_fold_scores(x[train_mask], y_train, days, names, params, rounds)
+        if selection is not None:  # a fraud reported late counts 1 / F(its age when the test starts)
+            ages = (pd.Timestamp(periods.test_start) - tx.loc[train_mask, "event_time"]).dt.total_seconds() / 86_400
+            oof_weight = 1.0 / selection.curve.share_reported(ages.to_numpy())
 
     def threshold(target: float) -> tuple[float, bool]:
-        if selection is None:
-            return threshold_for_precision(y_train, oof, target)
+        if not on_folds:
+            return threshold_for_precision(y_train, oof, target, oof_weight)
+        assert selection is not None
         # on the chosen candidate's scores of the folds' validation weeks, each reported fraud
         # weighted by how likely it was to be reported by now, and the target reached in a week one
         # standard deviation worse than the folds' mean (trainer/evaluation.py)
         return threshold_for_weekly_precision(selection.weeks(), target)
 
-    chosen_on = ("out-of-fold scores of the training period (one fold per day)" if selection is None else
-                 "the prequential folds' validation weeks (label-delay weighted, mean minus one sd)")  # fmt: skip
+    chosen_on = ("the prequential folds' validation weeks (label-delay weighted, mean minus one sd)" if on_folds else
+                 "out-of-fold scores of the training period (one fold per day"
+                 + (", label-delay weighted)" if oof_weight is not None else ")"))  # fmt: skip
     progress("training the logistic-regression baseline")
     baseline = LogisticBaseline.fit(x[train_mask], y_train, names)
     timings["training_seconds"] = time.perf_counter() - t0

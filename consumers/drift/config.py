@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from features.definitions import CALENDAR_FEATURES as DRIFT_CALENDAR_FEATURES
 from fraudstream.settings import KafkaSecurity
 
 __all__ = ["CALENDAR_FEATURES", "DriftConfig", "DriftThresholds"]
 
-#: Features that are a function of the window's own time span (a day of hours, a weekday), so a
-#: short window always differs from the all-week reference: reported, but not in the window status.
-CALENDAR_FEATURES = frozenset({"hour_sin", "hour_cos", "is_night", "is_weekend"})
+#: reported, but not in the window status (``features/definitions.py`` says why)
+CALENDAR_FEATURES = DRIFT_CALENDAR_FEATURES
 
 
 class DriftThresholds(BaseModel):

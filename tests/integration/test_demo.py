@@ -1,9 +1,9 @@
-"""The README's main command, ``fraudstream demo``, end to end on a small dataset.
+"""The README's main command, ``fraudstream demo``, end to end with its defaults.
 
 It runs as a user runs it (the CLI in a subprocess), against the tests' broker: the demo's broker
 folder under ``FRAUDSTREAM_HOME`` is linked to the running test broker's, so step 1 finds it
-running instead of starting a second broker. The demo itself checks its counts (replay read back,
-one decision per transaction) and exits non-zero when one is off.
+running instead of starting a second broker. The demo checks its own results and exits non-zero
+when one is off; this test reads the same results from what it prints (issue 17's acceptance).
 """
 
 from __future__ import annotations
@@ -18,13 +18,15 @@ from consumers.topic_audit import end_offsets
 from fraudstream.settings import PROJECT_ROOT, TopicNames
 
 
-def test_the_demo_trains_replays_scores_with_the_worker_and_reports_drift(kafka_broker: LocalBroker, tmp_path) -> None:
+def test_the_demo_tells_the_story_warm_state_parity_drift_caught_a_challenger_promoted(
+    kafka_broker: LocalBroker, tmp_path
+) -> None:
     home = tmp_path / "home"
     home.mkdir()
     (home / "kafka").symlink_to(kafka_broker.home, target_is_directory=True)
     env = {**os.environ, "FRAUDSTREAM_HOME": str(home), "FRAUDSTREAM_BOOTSTRAP_SERVERS": kafka_broker.bootstrap_servers}
-    command = [sys.executable, "-m", "cli.main", "demo", "--workdir", str(tmp_path / "demo"),
-               "--customers", "400", "--days", "35"]  # fmt: skip
+    workdir = tmp_path / "demo"
+    command = [sys.executable, "-m", "cli.main", "demo", "--workdir", str(workdir)]  # the README's defaults
     reports_topic = TopicNames().drift_reports
 
     def reports_on_topic() -> int:
@@ -34,31 +36,50 @@ def test_the_demo_trains_replays_scores_with_the_worker_and_reports_drift(kafka_
             return 0
 
     reports_before = reports_on_topic()
-    out = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=480)
-    log = out.stdout + out.stderr
+    out = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=600)
+    log, text = out.stdout + out.stderr, out.stdout
     assert out.returncode == 0, log[-4000:]
     raw = [line for line in log.splitlines() if re.match(r"^%\d\|", line)]  # librdkafka's own log format
     assert raw == [], raw[:5]
+    for step in range(1, 11):
+        assert f"== {step}/10 " in text, f"step {step} missing:\n{text[-3000:]}"
+    assert "0.0 s to ready; 0 means it was running" in text  # it used the test broker
+    assert "All of the demo's checks passed." in text
+    assert "CHECK FAILED" not in text
 
-    for step in range(1, 9):
-        assert f"== {step}/8 " in out.stdout, f"step {step} missing:\n{out.stdout[-3000:]}"
-    assert "0.0 s to ready; 0 means it was running" in out.stdout  # it used the test broker
-    read_back = re.findall(r"([\d,]+) records read back, expected ([\d,]+): OK", out.stdout)
-    assert len(read_back) == 2
-    assert all(got == expected for got, expected in read_back)
-    transactions = int(read_back[0][0].replace(",", ""))
-    assert transactions > 10_000
-    # step 7: the Faust worker decided every replayed transaction, with reason codes on flagged ones
-    assert re.search(rf"{transactions:,} decisions in \d+ s", out.stdout), out.stdout[-3000:]
-    assert re.search(r"(DECLINE|REVIEW)\s+\S+ score [\d.]+: \w+=", out.stdout)
-    # ... and every streamed decision equals batch scoring of the same data
-    pattern = r"parity with `fraudstream score`: ([\d,]+) of ([\d,]+) transactions decided .*?decision: (.*)"
-    parity = re.search(pattern, out.stdout)
-    assert parity is not None, out.stdout[-3000:]
-    assert parity.group(1) == parity.group(2) == f"{transactions:,}"
-    assert parity.group(3) == "0 differences", parity.group(0)
-    # step 8: the drift consumer closed daily windows from the worker's decisions
-    windows = re.search(r"(\d+) daily windows: \{", out.stdout)
+    # the model trained on the history passed its gates; the worker started on bootstrapped state
+    champion = re.search(r"model (\S+): AP [\d.]+; at the review threshold", text)
+    assert champion is not None, text[-3000:]
+    assert f"gates: passed; production -> {champion.group(1)}" in text
+    assert re.search(r"worker demo-\w+: [\d,]+ transactions and [\d,]+ labels applied: [\d,]+ card states", text)
+    # every streamed decision equals batch scoring of the same data, before and after the promotion
+    parities = re.findall(r"([\d,]+) of ([\d,]+) transactions decided .*?same decision: (.*)", text)
+    assert len(parities) >= 2, text[-3000:]
+    for decided, expected, differences in parities:
+        assert decided == expected
+        assert differences == "0 differences"
+    assert int(parities[0][0].replace(",", "")) > 100_000
+    # drift: quiet before the injected day, ALERT from its window on, on the touched features only
+    before = re.search(r"before the drift: (\d+) OK, (\d+) WARN, (\d+) ALERT", text)
+    assert before is not None, text[-3000:]
+    ok, warn, alert = map(int, before.groups())
+    assert ok >= 5
+    assert warn <= 2
+    assert alert == 0
+    assert re.search(r"first window from the drift day, \S+: ALERT; ALERT on .*amount", text)
+    assert "features alerting that the doubled amounts do not touch: none" in text
+    windows = re.search(r"(\d+) daily windows", text)
     assert windows is not None
-    assert int(windows.group(1)) >= 30
     assert reports_on_topic() - reports_before == int(windows.group(1))  # on the configured topic
+    # the retrain's challenger was staged, shadowed production, was promoted, and took over at once
+    assert re.search(r"drift trigger: window \S+: PSI >= 0.25 on \d+ features", text)
+    assert re.search(r"[\d,]+ decisions carry the challenger's verdict in shadow", text)
+    promoted = re.search(r"production -> (\S+)\n\s+decisions after the promotion by version: \{'(\S+)': \d+\}", text)
+    assert promoted is not None, text[-3000:]
+    assert promoted.group(1) == promoted.group(2) != champion.group(1)
+    assert "  0 transactions without a decision" in text
+    # the report: a page and its three plots
+    page = (workdir / "report" / "README.md").read_text()
+    for image in ("drift.png", "decisions.png", "challenger.png"):
+        assert f"]({image})" in page
+        assert (workdir / "report" / image).stat().st_size > 10_000

@@ -95,8 +95,18 @@ def test_train_selects_on_prequential_folds_and_stores_the_choice_in_the_card(lo
     trials = [m for m in messages if m.strip().startswith("trial ")]
     assert 1 <= len(trials) <= 4  # pruned trials print nothing
     assert [row["family"] for row in selection["leaderboard"]].count("logistic_regression") >= 1  # the baseline ran
-    assert result.card["thresholds"]["chosen_on"].startswith("the prequential folds")
+    # thresholds on the chosen kind's out-of-fold scores of the training days, label-delay weighted
+    assert result.card["thresholds"]["chosen_on"] == (
+        "out-of-fold scores of the training period (one fold per day, label-delay weighted)"
+    )
     assert result.card["algorithm"] == selection["family"] in ("xgboost", "random_forest")
     model = ModelRegistry(config.store_uri).load(result.version)
     assert model.review_threshold <= model.decline_threshold
     assert selection["label_maturity"]["share_reported_by_age_days"]["30.0"] > 0.5
+
+
+def test_thresholds_can_come_from_the_folds_weeks_instead(long_data, tmp_path) -> None:
+    config = TrainConfig(data=long_data, store_uri=f"file://{tmp_path}/s", report_dir=tmp_path / "r",
+                         gates=Gates.off(), trials=1, threshold_source="fold_weeks")  # fmt: skip
+    result = train(config, progress=lambda m: None)
+    assert result.card["thresholds"]["chosen_on"].startswith("the prequential folds' validation weeks")
