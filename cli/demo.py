@@ -257,8 +257,10 @@ def run_demo(settings: FraudstreamSettings, demo: DemoConfig | None = None) -> i
         story.say(f"{notes[0]}; {notes[-1]}; production -> {registry.aliases()['production']}")
         after = set(phase3.transactions["transaction_id"])
         versions = pd.Series([d["model_version"] for d in decisions if d["transaction_id"] in after]).value_counts()
+        earlier = {d["model_version"] for d in decisions if d["transaction_id"] not in after}
         story.say(f"decisions after the promotion by version: {versions.to_dict()}")
         story.check(set(versions.index) == {challenger}, "decisions after the promotion not all by the challenger")
+        story.check(earlier == {champion}, f"decisions before the promotion by {sorted(earlier)}, not only {champion}")
         live = _between(generated, history_end, last)
         undecided = set(live.transactions["transaction_id"]) - {d["transaction_id"] for d in decisions}
         story.check(not undecided, f"{len(undecided)} transactions without a decision")

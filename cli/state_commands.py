@@ -117,7 +117,12 @@ def register(sub: Any) -> None:
             "at the first event after --until."
         ),
     )
-    boot.add_argument("--data", type=Path, help="a dataset folder or file (as for `fraudstream train`)")
+    boot.add_argument(
+        "--data",
+        type=Path,
+        help="a dataset folder or file (as for `fraudstream train`); cards are placed by the Java client's default "
+        "partitioner (murmur2, as `fraudstream produce`): producers that partition otherwise need --from-topics",
+    )
     boot.add_argument("--from-topics", action="store_true", help="read the transactions and labels topics instead")
     boot.add_argument("--until", help="ISO time of the state (default: the newest event of the history)")
     boot.add_argument("--app-id", help=default_help("the worker's Faust app id", WorkerConfig, "app_id"))

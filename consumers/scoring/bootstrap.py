@@ -11,9 +11,11 @@ What must stay true: the state written equals what a worker has after streaming 
 (``tests/integration/test_bootstrap.py`` compares it with a worker's changelog, value by value), so
 a worker started on it decides every later event as one that streamed everything would.
 
-* **Partitions.** A card's state lives in its partition under the replay's partitioner
-  (:func:`~fraudstream.kafka.murmur2_partition` of the card id); a terminal partial is per
-  (terminal, card partition), as in ``processor.py``.
+* **Partitions.** A card's state lives in the partition its events arrive on: from the topics,
+  the records' own; from files, the Java client's default partitioner, which the replay uses
+  (:func:`~fraudstream.kafka.murmur2_partition` of the card id). Producers that partition
+  otherwise need ``--from-topics``. A terminal partial is per (terminal, card partition), as in
+  ``processor.py``.
 * **Order.** Events are applied in replay order (``producers/replay.py``: by time, a transaction
   before a label at equal times), which is each partition's offset order when the history came
   from the topics.
@@ -220,6 +222,11 @@ def events_from_topics(
             next_offsets[(topic, partition)] = 0
         ended: set[int] = set()
         for record in sorted(records, key=lambda r: (r.partition, r.offset)):
+            if record.partition >= partitions:
+                raise BootstrapError(
+                    f"{topic} has a partition {record.partition}, but the worker has {partitions} "
+                    "(FRAUDSTREAM_PARTITIONS must be the source topics' partition count)"
+                )
             if record.partition in ended:
                 continue
             event = InputEvent(topic, record.partition, record.offset, record.key, record.value, record.timestamp_ms)

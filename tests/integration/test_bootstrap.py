@@ -1,14 +1,14 @@
 """``fraudstream state bootstrap`` against workers that streamed the same history (issue 17, item 1).
 
-One history over four partitions, two worker processes each time:
+One history over four partitions, two worker processes in each run but the last:
 
 * the **streamed** pair decides every event from the start; its changelogs hold the state a
   bootstrap must write;
 * the state bootstrapped from the topics equals that changelog byte for byte (offsets included),
   and the state bootstrapped from the files equals it but for the replay guard's offsets;
 * a pair started on state bootstrapped from the files up to T, fed only the events after T, and
-  one started on state bootstrapped from the topics (its group committed at T) decide every later
-  transaction exactly as the streamed pair did.
+  a worker started on state bootstrapped from the topics (its group committed at T) decide every
+  later transaction exactly as the streamed pair did. The three run at the same time.
 """
 
 from __future__ import annotations
@@ -136,23 +136,50 @@ def test_bootstrapped_state_equals_streamed_state_and_workers_started_on_it_deci
     dataset, store, until = history["dataset"], history["store"], history["until"]
     n = len(dataset.transactions)
     run = uuid.uuid4().hex[:8]
+    later = _after(dataset, until)
+    later_ids = set(later.transactions["transaction_id"])
+    assert 0.15 * n < len(later_ids) < 0.4 * n
 
-    # the streamed pair: every event from the start
+    # three runs at once: the streamed pair decides every event from the start; a pair on state
+    # bootstrapped from the files up to T is fed only the events after T; and a worker on state
+    # bootstrapped from the streamed topics up to T, its group committed there, reads those topics
     streamed_topics = _topics(topic_factory)
     streamed_app = f"streamed-{run}"
     produce(bootstrap_servers, list(encoded_events(dataset, streamed_topics)))
-    pair = _pair(bootstrap_servers, streamed_topics, store, streamed_app, tmp_path / "streamed")
+    warm_topics = _topics(topic_factory)
+    warm_app = f"warm-files-{run}"
+    out = _bootstrap(bootstrap_servers, warm_topics, warm_app, "--data", str(history["data"]),
+                     "--until", until.isoformat())  # fmt: skip
+    assert "left for the stream" in out
+    produce(bootstrap_servers, list(encoded_events(later, warm_topics)))
+    resumed_topics = streamed_topics.model_copy(update={"decisions": topic_factory("resumed", PARTITIONS),
+                                                        "dlq": topic_factory("resumed-dlq", PARTITIONS)})  # fmt: skip
+    resumed_app = f"warm-topics-{run}"
+    out = _bootstrap(bootstrap_servers, resumed_topics, resumed_app, "--from-topics", "--until", until.isoformat())
+    assert "committed at the first event after that time" in out
+    streamed_pair = _pair(bootstrap_servers, streamed_topics, store, streamed_app, tmp_path / "streamed")
+    (tmp_path / "resumed").mkdir()
+    runs = [
+        (streamed_topics, n, streamed_pair),
+        (warm_topics, len(later_ids), _pair(bootstrap_servers, warm_topics, store, warm_app, tmp_path / "warm")),
+        (resumed_topics, len(later_ids),
+         [WorkerProcess(bootstrap_servers, resumed_topics, store, resumed_app, tmp_path / "resumed",
+                        partitions=PARTITIONS)]),
+    ]  # fmt: skip
     try:
-        for worker in pair:
-            worker.start()
-        wait_for(lambda: topic_size(bootstrap_servers, streamed_topics.decisions) >= n, 300,
-                 "a decision for every transaction", pair[0])  # fmt: skip
+        for _, _, workers in runs:
+            for worker in workers:
+                worker.start()
+        for topics, expected, workers in runs:
+            wait_for(lambda t=topics, e=expected: topic_size(bootstrap_servers, t.decisions) >= e, 300,
+                     f"a decision for every transaction on {topics.decisions}", workers[0])  # fmt: skip
         wait_for(_committed_to_end(bootstrap_servers, streamed_app, [streamed_topics.transactions,
                                                                      streamed_topics.labels]),
-                 120, "every event committed", pair[0])  # fmt: skip
+                 120, "every event committed", streamed_pair[0])  # fmt: skip
     finally:
-        for worker in pair:
-            worker.stop()
+        for _, _, workers in runs:
+            for worker in workers:
+                worker.stop()
     streamed = {table: _changelog(bootstrap_servers, topic) for table, topic in changelog_topics(streamed_app).items()}
     streamed_decisions = _by_transaction(decisions(bootstrap_servers, streamed_topics.decisions))
     assert len(streamed_decisions) == n
@@ -186,38 +213,8 @@ def test_bootstrapped_state_equals_streamed_state_and_workers_started_on_it_deci
     assert again.returncode == 2, again.stdout + again.stderr
     assert "has state already" in again.stderr
 
-    # state up to T from the files; a pair fed only the events after T decides them as the streamed pair did
-    later = _after(dataset, until)
-    later_ids = set(later.transactions["transaction_id"])
-    assert 0.15 * n < len(later_ids) < 0.4 * n
-    warm_topics = _topics(topic_factory)
-    warm_app = f"warm-files-{run}"
-    out = _bootstrap(bootstrap_servers, warm_topics, warm_app, "--data", str(history["data"]),
-                     "--until", until.isoformat())  # fmt: skip
-    assert "left for the stream" in out
-    produce(bootstrap_servers, list(encoded_events(later, warm_topics)))
-    # ... and state up to T from the topics: that worker's group goes on from the first event after T
-    resumed_topics = streamed_topics.model_copy(update={"decisions": topic_factory("resumed", PARTITIONS),
-                                                        "dlq": topic_factory("resumed-dlq", PARTITIONS)})  # fmt: skip
-    resumed_app = f"warm-topics-{run}"
-    out = _bootstrap(bootstrap_servers, resumed_topics, resumed_app, "--from-topics", "--until", until.isoformat())
-    assert "committed at the first event after that time" in out
-    runs = [
-        (warm_topics, _pair(bootstrap_servers, warm_topics, store, warm_app, tmp_path / "warm")),
-        (resumed_topics, _pair(bootstrap_servers, resumed_topics, store, resumed_app, tmp_path / "resumed")),
-    ]
-    try:
-        for _, workers in runs:
-            for worker in workers:
-                worker.start()
-        for topics, workers in runs:
-            wait_for(lambda t=topics: topic_size(bootstrap_servers, t.decisions) >= len(later_ids), 300,
-                     f"a decision for every transaction after T on {topics.decisions}", workers[0])  # fmt: skip
-    finally:
-        for _, workers in runs:
-            for worker in workers:
-                worker.stop()
-    for topics, _ in runs:
+    # the warm workers decided every transaction after T exactly as the streamed pair did
+    for topics, _, _ in runs[1:]:
         warm = _by_transaction(decisions(bootstrap_servers, topics.decisions))
         assert set(warm) == later_ids, topics.decisions
         differing = [tx for tx in later_ids if warm[tx] != streamed_decisions[tx]]

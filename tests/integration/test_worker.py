@@ -148,12 +148,13 @@ def test_clean_run_gives_exactly_one_decision_per_transaction_matching_batch_fea
         worker.stop()
 
 
-@pytest.mark.parametrize("store", ["memory://", "rocksdb://"])
+@pytest.mark.parametrize("store", ["rocksdb://"])
 def test_kill_minus_nine_during_replay_loses_nothing_and_duplicates_are_identical(
     scenario, bootstrap_servers, topic_factory, record_property, store: str
 ) -> None:
-    """memory://: state comes back from the changelogs alone; rocksdb://: from the local store
-    plus the changelog records it had not persisted."""
+    """State comes back from the local store plus the changelog records it had not persisted. (A
+    memory:// store comes back from the changelogs alone: the two-process test kills a worker
+    while its partner, on memory://, takes over and hands back partitions.)"""
     topics = _topics(topic_factory, EXACT)
     produce(bootstrap_servers, _replayed(scenario["dataset"], topics))
     n = len(scenario["dataset"].transactions)
@@ -264,46 +265,6 @@ def test_bad_input_lands_in_the_dead_letter_topic_and_valid_events_around_it_are
     assert any(line["message"].startswith("worker settings: ") for line in lines)
     cards = set(scenario["dataset"].transactions["card_id"])
     assert not [line for line in lines if any(card in json.dumps(line) for card in cards)], "card ids in logs"
-
-
-def test_promoting_a_model_mid_stream_switches_later_decisions_without_gap_or_duplicate(
-    scenario, bootstrap_servers, topic_factory
-) -> None:
-    topics = _topics(topic_factory)
-    registry = ModelRegistry(scenario["store"])
-    old = registry.resolve("production")
-    new = f"{old}-hot"
-    if new not in registry.versions():
-        artifacts = {
-            name: registry.artifact(old, name) for name in ("model.json", "baseline.json", "drift_reference.json")
-        }
-        card = {**registry.card(old), "model_id": new}
-        registry.save_version(new, {**artifacts, "model_card.json": json.dumps(card).encode()})
-    events = _replayed(scenario["dataset"], topics)
-    split = len(events) // 2
-    produce(bootstrap_servers, events[:split])
-    first_half = sum(1 for e in events[:split] if e.topic == topics.transactions)
-    worker = WorkerProcess(bootstrap_servers, topics, scenario["store"], f"hot-{topics.decisions[-8:]}",
-                           scenario["root"]).start()  # fmt: skip
-    try:
-        wait_for(lambda: topic_size(bootstrap_servers, topics.decisions) >= first_half, 180, "first half", worker)
-        registry.set_alias("production", new)
-        wait_for(lambda: f'fraudstream_worker_model_info{{version="{new}"}} 1.0' in worker.metrics(), 30,
-                 "the worker to load the promoted model", worker)  # fmt: skip
-        produce(bootstrap_servers, events[split:])
-        n = len(scenario["dataset"].transactions)
-        wait_for(lambda: topic_size(bootstrap_servers, topics.decisions) >= n, 180, "second half", worker)
-        got = decisions(bootstrap_servers, topics.decisions)
-        assert len(got) == n
-        assert len({d["transaction_id"] for d in got}) == n
-        by_version: dict[str, int] = defaultdict(int)
-        for d in got:
-            by_version[d["model_version"]] += 1
-        assert by_version[old] == first_half
-        assert by_version[new] == n - first_half
-    finally:
-        registry.set_alias("production", old)
-        worker.stop()
 
 
 CARD_FEATURES = [name for name in FEATURE_NAMES if name.startswith("card_")]
