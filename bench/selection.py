@@ -22,7 +22,10 @@ defaults (selection on) and each of ``--threshold-sources``, and whether the acc
 
 Part 3: the demo's first model (``cli/demo.py``: 2,000 cards, 63 days of history, 12 trials) for
 each ``--demo-seeds`` seed, in the generator's default world and in the demo's (frauds reported
-about a day after, compromised terminals six weeks), and whether the gates pass.
+about a day after, compromised terminals six weeks), and whether the gates pass. In the demo's
+world, also the demo's retrain after its drift (amounts doubled from the replay's 7th day, 28
+days replayed) with each of ``--threshold-sources``: the challenger's and production's F1 on the
+challenger's test period, and whether it is staged.
 
 Prints Markdown tables and writes bench/results/selection.json.
 """
@@ -94,7 +97,7 @@ def main() -> int:
         size = {"n_customers": 300, "n_terminals": 600, "n_days": 80}
         args.datasets, args.gate_seeds, args.demo_seeds = args.datasets[:1], [], args.demo_seeds[:1]
         train_options = {"time_budget_seconds": 3.0}
-    out: dict[str, Any] = {"weeks": [], "gates": [], "demo": []}
+    out: dict[str, Any] = {"weeks": [], "gates": [], "demo": [], "retrain": []}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         for name in args.datasets:
@@ -133,7 +136,7 @@ def main() -> int:
                        **summary(train(config, progress=quiet), time.perf_counter() - started)}  # fmt: skip
                 out["gates"].append(run)
                 print(json.dumps(run), flush=True)
-        out["demo"] = demo_worlds(root, args.demo_seeds, args.smoke)
+        out["demo"], out["retrain"] = demo_worlds(root, args.demo_seeds, args.smoke, args.threshold_sources)
     (results_dir(args.smoke) / "selection.json").write_text(json.dumps(out, indent=2, default=str) + "\n")
 
     print("\n| dataset | week | method | thresholds | family | AUC-ROC | AP | card P@100 | P / R / F1 at review "
@@ -167,24 +170,47 @@ def main() -> int:
             gates = "pass" if not r["gates_failed"] else "FAIL: " + "; ".join(r["gates_failed"])
             print(f"| {r['seed']} | {r[key]} | {r['family']} | {r['average_precision']:.3f} | {at['precision']:.3f} / "
                   f"{at['recall']:.3f} / {at['f1']:.3f} | {gates} | {r['seconds']} |")  # fmt: skip
+    if out["retrain"]:
+        print("\n| demo seed | thresholds | challenger F1 / AP | production F1 / AP | staged |")
+        print("|---|---|---|---|---|")
+        for r in out["retrain"]:
+            c, p = r["candidate"], r.get("production", {})
+            print(f"| {r['seed']} | {r['thresholds']} | {c['f1']:.3f} / {c['average_precision']:.3f} "
+                  f"| {p.get('f1', float('nan')):.3f} / {p.get('average_precision', float('nan')):.3f} "
+                  f"| {r['staged']} |")  # fmt: skip
     return 0
 
 
-def demo_worlds(root: Path, seeds: list[int], smoke: bool) -> list[dict[str, Any]]:
-    """The demo's first training (its history, its trainer settings) in both worlds, per seed."""
+def _cut(tx: Any, labels: Any, upto: Any, folder: Path) -> Path:
+    """A dataset folder of the transactions up to ``upto`` and the labels reported by then."""
+    from producers.generator import write_dataset
+    from schemas.dataset import Dataset
+
+    write_dataset(Dataset(tx[tx["event_time"] <= upto].reset_index(drop=True),
+                          labels[labels["reported_at"] <= upto].reset_index(drop=True)), folder)  # fmt: skip
+    return folder
+
+
+def demo_worlds(
+    root: Path, seeds: list[int], smoke: bool, sources: list[str]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The demo's first training (its history, its trainer settings) in both worlds, per seed; and
+    in the demo's world its retrain after the drift, with each threshold source."""
     from datetime import datetime
 
     import pandas as pd
 
-    from cli.demo import AFTER_DAYS, SHADOW_DAYS, WORLD
+    from cli.demo import AFTER_DAYS, AMOUNT_SCALE, DRIFT_DAY, SHADOW_DAYS, WORLD
     from cli.demo_command import DemoConfig
     from producers.adapters import load_dataset
-    from producers.generator import write_dataset
-    from schemas.dataset import Dataset
+    from producers.config import DriftSpec
+    from registry import ModelRegistry
+    from trainer.config import RetrainConfig
+    from trainer.retrain import retrain
 
     demo = DemoConfig()
     customers = 300 if smoke else demo.customers
-    runs = []
+    runs, retrains = [], []
     for seed in seeds:
         for world, options in (("defaults", {}), ("demo", WORLD)):
             data = root / f"demo-{world}-{seed}"
@@ -194,17 +220,34 @@ def demo_worlds(root: Path, seeds: list[int], smoke: bool) -> list[dict[str, Any
             dataset = load_dataset(data)  # the demo trains on the history, as reported by its end
             end = pd.Timestamp(datetime.combine(GeneratorConfig().start_date, datetime.min.time()), tz="UTC")
             end += pd.Timedelta(days=demo.history_days)
-            tx, labels = dataset.transactions, dataset.labels
-            write_dataset(Dataset(tx[tx["event_time"] <= end].reset_index(drop=True),
-                                  labels[labels["reported_at"] <= end].reset_index(drop=True)), data)  # fmt: skip
-            config = TrainConfig(data=data, store_uri=f"file://{root / 'store'}", report_dir=root / "r",
-                                 trials=12, time_budget_seconds=3.0 if smoke else 90.0)  # fmt: skip
+            store = f"file://{root / 'store' / f'{world}-{seed}'}"
+            history = _cut(dataset.transactions, dataset.labels, end, data / "history")
+            config = TrainConfig(data=history, store_uri=store, report_dir=root / "r", trials=12,
+                                 time_budget_seconds=3.0 if smoke else 90.0)  # fmt: skip
             started = time.perf_counter()
             result = train(config, progress=quiet)
             run = {"seed": seed, "world": world, **summary(result, time.perf_counter() - started)}
             runs.append(run)
             print(json.dumps(run), flush=True)
-    return runs
+            if world != "demo":
+                continue
+            ModelRegistry(store).promote(result.version, force=True)
+            drift = DriftSpec(start=(end + pd.Timedelta(days=DRIFT_DAY)).to_pydatetime(), amount_scale=AMOUNT_SCALE)
+            drifted, _ = drift.apply(dataset.transactions)
+            recent = _cut(drifted, dataset.labels, end + pd.Timedelta(days=demo.live_days), data / "recent")
+            for source in sources:
+                outcome = retrain(RetrainConfig(train=config.model_copy(
+                    update={"data": recent, "threshold_source": source})), progress=quiet)  # fmt: skip
+                row = {
+                    "seed": seed,
+                    "thresholds": source,
+                    "staged": outcome.staged,
+                    "reasons": outcome.reasons,
+                    **outcome.comparison,
+                }
+                retrains.append(row)
+                print(json.dumps(row), flush=True)
+    return runs, retrains
 
 
 if __name__ == "__main__":

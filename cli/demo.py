@@ -241,6 +241,7 @@ def run_demo(settings: FraudstreamSettings, demo: DemoConfig | None = None) -> i
         shadowed = [d for d in decisions if (d.get("shadow") or {}).get("model") == f"staging:{challenger}"]
         story.say(f"{len(shadowed):,} decisions carry the challenger's verdict in shadow ({SHADOW_DAYS} days)")
         story.check(len(shadowed) >= len(phase2.transactions), "the worker did not shadow the challenger")
+        story.say("in shadow, against the generator's truth: " + _shadow_comparison(shadowed, generated))
 
         with step(9, "promote the challenger; the worker switches without a gap"):
             notes = registry.promote(
@@ -312,6 +313,22 @@ def _decisions(kafka: str, topic: str) -> list[dict[str, Any]]:
     return [r.record for r in records if r.record is not None]
 
 
+def _shadow_comparison(shadowed: list[dict[str, Any]], generated: Dataset) -> str:
+    """Precision and recall of the champion's and the challenger's verdicts on the shadowed days."""
+    frauds = set(generated.transactions.loc[generated.transactions["is_fraud"].astype(bool), "transaction_id"])
+    by_tx = {d["transaction_id"]: d for d in shadowed}
+    truth = {tx for tx in by_tx if tx in frauds}
+    parts = []
+    for name, flagged in (
+        ("champion", {tx for tx, d in by_tx.items() if d["decision"] != "APPROVE"}),
+        ("challenger", {tx for tx, d in by_tx.items() if d["shadow"]["decision"] != "APPROVE"}),
+    ):
+        hits = len(flagged & truth)
+        parts.append(f"{name} flagged {len(flagged):,} (precision {hits / max(len(flagged), 1):.3f}, "
+                     f"recall {hits / max(len(truth), 1):.3f})")  # fmt: skip
+    return f"{len(truth)} frauds in {len(by_tx):,} transactions; " + "; ".join(parts)
+
+
 def _parity(decisions: list[dict[str, Any]], scored: pd.DataFrame, phase: Dataset, names: list[str]) -> Parity:
     """The decisions of ``phase``'s transactions against batch scoring of the same rows."""
     ids = set(phase.transactions["transaction_id"])
@@ -379,10 +396,9 @@ def _finish(
     queue = sum(1 for d in story.decisions if d["decision"] != "APPROVE")
     print(f"\nSummary: {len(decided):,} transactions decided, {queue:,} sent to the review queue "
           f"({queue / max(len(decided), 1):.2%}).")  # fmt: skip
+    summarised = ("gates", "parity", "before the drift", "first window", "on the challenger", "in shadow")
     for line in story.lines:
-        if line.startswith(("gates", "parity", "before the drift", "first window", "on the challenger")) or (
-            "daily windows" in line
-        ):
+        if line.startswith(summarised) or "daily windows" in line:
             print(f"  {line}")
     print(f"Report: {report}")
     print(

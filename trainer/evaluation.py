@@ -54,9 +54,13 @@ def threshold_for_precision(
 
 
 def threshold_for_weekly_precision(
-    weeks: list[tuple[np.ndarray, np.ndarray, np.ndarray]], target: float
+    weeks: list[tuple[np.ndarray, np.ndarray, np.ndarray]], target: float, spread_scale: float = 1.0
 ) -> tuple[float, bool]:
     """Lowest threshold whose precision, one standard deviation below its mean over ``weeks``, reaches target.
+
+    ``spread_scale`` scales that standard deviation: groups shorter than the period a precision
+    is judged on (days, for a test week) pass ``1 / sqrt(days per week)``, the spread of a week
+    of such days if they vary independently.
 
     ``weeks``: (truth, scores, positive weight) of each validation week. A threshold chosen for the
     pooled precision alone lands below the target in about every other test week; requiring the
@@ -92,7 +96,7 @@ def threshold_for_weekly_precision(
     count = np.maximum(alerting, 1)
     mean = values.sum(axis=0) / count
     variance = (np.where(present, (table - mean) ** 2, 0.0)).sum(axis=0) / np.maximum(alerting - 1, 1)
-    spread = np.sqrt(variance)
+    spread = np.sqrt(variance) * spread_scale
     pooled_truth = np.concatenate([truth for truth, _, _ in weeks])
     pooled_scores = np.concatenate([scores for _, scores, _ in weeks])
     pooled_weight = np.concatenate([weight for _, _, weight in weeks])

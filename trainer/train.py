@@ -210,6 +210,12 @@ def train(config: TrainConfig, progress: Progress = print) -> TrainResult:
             oof_weight = 1.0 / selection.curve.share_reported(ages.to_numpy())
 
     def threshold(target: float) -> tuple[float, bool]:
+        if not on_folds and oof_weight is not None:
+            # the target reached by a week of such days one standard deviation worse than their
+            # mean (the days' spread over the square root of a test week's days): a margin as the
+            # folds' weeks give, from the deployed model's kind on the days next to its test
+            groups = [(y_train[days == day], oof[days == day], oof_weight[days == day]) for day in np.unique(days)]
+            return threshold_for_weekly_precision(groups, target, spread_scale=1 / np.sqrt(config.periods.test_days))
         if not on_folds:
             return threshold_for_precision(y_train, oof, target, oof_weight)
         assert selection is not None
@@ -220,7 +226,8 @@ def train(config: TrainConfig, progress: Progress = print) -> TrainResult:
 
     chosen_on = ("the prequential folds' validation weeks (label-delay weighted, mean minus one sd)" if on_folds else
                  "out-of-fold scores of the training period (one fold per day"
-                 + (", label-delay weighted)" if oof_weight is not None else ")"))  # fmt: skip
+                 + (", label-delay weighted, a week of days one sd below their mean)" if oof_weight is not None
+                    else ")"))  # fmt: skip
     progress("training the logistic-regression baseline")
     baseline = LogisticBaseline.fit(x[train_mask], y_train, names)
     timings["training_seconds"] = time.perf_counter() - t0

@@ -90,3 +90,6 @@ def test_weekly_thresholds_equal_pooled_ones_when_every_week_is_the_same_and_sit
     weekly = threshold_for_weekly_precision(noisy, 0.8)
     assert weekly[1]
     assert weekly[0] > pooled[0]
+    # days standing in for weeks: a smaller spread, a threshold between the pooled and the weekly one
+    days = threshold_for_weekly_precision(noisy, 0.8, spread_scale=1 / np.sqrt(7))
+    assert pooled[0] <= days[0] < weekly[0]

@@ -97,7 +97,8 @@ def test_train_selects_on_prequential_folds_and_stores_the_choice_in_the_card(lo
     assert [row["family"] for row in selection["leaderboard"]].count("logistic_regression") >= 1  # the baseline ran
     # thresholds on the chosen kind's out-of-fold scores of the training days, label-delay weighted
     assert result.card["thresholds"]["chosen_on"] == (
-        "out-of-fold scores of the training period (one fold per day, label-delay weighted)"
+        "out-of-fold scores of the training period (one fold per day, label-delay weighted, a week of days one sd "
+        "below their mean)"
     )
     assert result.card["algorithm"] == selection["family"] in ("xgboost", "random_forest")
     model = ModelRegistry(config.store_uri).load(result.version)
