@@ -181,13 +181,11 @@ def main() -> int:
     return 0
 
 
-def _cut(tx: Any, labels: Any, upto: Any, folder: Path) -> Path:
+def _cut(dataset: Any, upto: Any, folder: Path) -> Path:
     """A dataset folder of the transactions up to ``upto`` and the labels reported by then."""
     from producers.generator import write_dataset
-    from schemas.dataset import Dataset
 
-    write_dataset(Dataset(tx[tx["event_time"] <= upto].reset_index(drop=True),
-                          labels[labels["reported_at"] <= upto].reset_index(drop=True)), folder)  # fmt: skip
+    write_dataset(dataset.between(None, upto), folder)
     return folder
 
 
@@ -205,6 +203,7 @@ def demo_worlds(
     from producers.adapters import load_dataset
     from producers.config import DriftSpec
     from registry import ModelRegistry
+    from schemas.dataset import Dataset
     from trainer.config import RetrainConfig
     from trainer.retrain import retrain
 
@@ -221,7 +220,7 @@ def demo_worlds(
             end = pd.Timestamp(datetime.combine(GeneratorConfig().start_date, datetime.min.time()), tz="UTC")
             end += pd.Timedelta(days=demo.history_days)
             store = f"file://{root / 'store' / f'{world}-{seed}'}"
-            history = _cut(dataset.transactions, dataset.labels, end, data / "history")
+            history = _cut(dataset, end, data / "history")
             config = TrainConfig(data=history, store_uri=store, report_dir=root / "r", trials=12,
                                  time_budget_seconds=3.0 if smoke else 90.0)  # fmt: skip
             started = time.perf_counter()
@@ -234,7 +233,7 @@ def demo_worlds(
             ModelRegistry(store).promote(result.version, force=True)
             drift = DriftSpec(start=(end + pd.Timedelta(days=DRIFT_DAY)).to_pydatetime(), amount_scale=AMOUNT_SCALE)
             drifted, _ = drift.apply(dataset.transactions)
-            recent = _cut(drifted, dataset.labels, end + pd.Timedelta(days=demo.live_days), data / "recent")
+            recent = _cut(Dataset(drifted, dataset.labels), end + pd.Timedelta(days=demo.live_days), data / "recent")
             for source in sources:
                 outcome = retrain(RetrainConfig(train=config.model_copy(
                     update={"data": recent, "threshold_source": source})), progress=quiet)  # fmt: skip

@@ -48,6 +48,7 @@ from cli.state_commands import bootstrap_state
 from consumers.drift.config import CALENDAR_FEATURES, DriftConfig
 from consumers.drift.consumer import run_drift
 from consumers.topic_audit import end_offsets, read_topic
+from features.definitions import FEATURE_NAMES
 from fraudstream.kafka import ensure_topics
 from fraudstream.settings import FraudstreamSettings, TopicNames
 from producers.adapters import load_dataset
@@ -67,10 +68,7 @@ from trainer.train import train
 #: the drift: every amount doubled from this many days into the replay on
 DRIFT_DAY, AMOUNT_SCALE = 7, 2.0
 #: what the doubled amounts move: the amount features, the card amount windows, and the score
-AFFECTED = frozenset(
-    {"amount", "amount_log1p", "score"} | {f"card_amount_{kind}_{w}" for kind in ("sum", "mean")
-                                           for w in ("1h", "24h", "7d", "30d")} | {"card_amount_ratio_30d"}
-)  # fmt: skip
+AFFECTED = frozenset(name for name in FEATURE_NAMES if name.startswith(("amount", "card_amount"))) | {"score"}
 #: days the challenger shadows production before it is promoted, and days decided after that
 SHADOW_DAYS, AFTER_DAYS = 2, 2
 #: WARN windows allowed before the drift (a Sunday and a Monday: see the module docstring)
@@ -117,17 +115,6 @@ def step(number: int, title: str) -> Iterator[Callable[[str], None]]:
     print(f"  ({time.monotonic() - started:.0f} s)", flush=True)
 
 
-def _between(dataset: Dataset, after: pd.Timestamp | None, upto: pd.Timestamp) -> Dataset:
-    """The events a replay sends in ``(after, upto]``: transactions by event time, labels by report time."""
-    tx, labels = dataset.transactions, dataset.labels
-    tx_keep = tx["event_time"] <= upto
-    label_keep = labels["reported_at"] <= upto
-    if after is not None:
-        tx_keep &= tx["event_time"] > after
-        label_keep &= labels["reported_at"] > after
-    return Dataset(tx[tx_keep].reset_index(drop=True), labels[label_keep].reset_index(drop=True))
-
-
 def run_demo(settings: FraudstreamSettings, demo: DemoConfig | None = None) -> int:
     demo = demo or DemoConfig()
     workdir = demo.workdir or settings.home / "demo"
@@ -163,9 +150,9 @@ def run_demo(settings: FraudstreamSettings, demo: DemoConfig | None = None) -> i
         drifted, _ = spec.apply(generated.transactions)
         replayed = Dataset(drifted, generated.labels)
         history_dir, replayed_dir, recent_dir = workdir / "history", workdir / "replayed", workdir / "recent"
-        write_dataset(_between(generated, None, history_end), history_dir)
+        write_dataset(generated.between(None, history_end), history_dir)
         write_dataset(replayed, replayed_dir)  # everything as the stream sees it, for `fraudstream score`
-        write_dataset(_between(replayed, None, live_end), recent_dir)
+        write_dataset(replayed.between(None, live_end), recent_dir)
     story.say(f"{manifest['transactions']:,} transactions, {manifest['frauds']:,} frauds "
               f"({manifest['fraud_rate']:.2%}) of {demo.customers:,} cards; history to {history_end:%Y-%m-%d}, "
               f"drift from {drift_start:%Y-%m-%d}")  # fmt: skip
@@ -197,7 +184,7 @@ def run_demo(settings: FraudstreamSettings, demo: DemoConfig | None = None) -> i
     staged = "staging" in registry.aliases()
     worker = _start_worker(settings, topics, store, app_id, workdir, shadow=staged)
     try:
-        phase1 = _between(generated, history_end, live_end)
+        phase1 = generated.between(history_end, live_end)
         with step(5, f"replay {live_days} newer days at speed (amounts x{AMOUNT_SCALE:g} from {drift_start:%Y-%m-%d}); "
                      "the worker decides every event"):  # fmt: skip
             sent = replay(phase1, kafka, topics, drift=spec, progress=True)
@@ -226,7 +213,7 @@ def run_demo(settings: FraudstreamSettings, demo: DemoConfig | None = None) -> i
             challenger = outcome.version
             if outcome.staged:
                 time.sleep(3 * RELOAD_SECONDS)  # the worker's shadow follows staging within its interval
-                phase2 = _between(generated, live_end, shadow_end)
+                phase2 = generated.between(live_end, shadow_end)
                 replay(phase2, kafka, topics, drift=spec, progress=False)
                 _wait_for_decisions(kafka, topics.decisions, expected + len(phase2.transactions), worker)
                 expected += len(phase2.transactions)
@@ -237,7 +224,7 @@ def run_demo(settings: FraudstreamSettings, demo: DemoConfig | None = None) -> i
                       f"production F1 {comparison['production']['f1']:.3f} ({comparison.get('rule', '')})")  # fmt: skip
         story.check(outcome.staged, f"challenger not staged: {'; '.join(outcome.reasons)}")
         if not outcome.staged or challenger is None:
-            return _finish(story, workdir, worker, kafka, topics, replayed, {})
+            return _finish(story, workdir, replayed, {})
         decisions = _decisions(kafka, topics.decisions)
         shadowed = [d for d in decisions if (d.get("shadow") or {}).get("model") == f"staging:{challenger}"]
         story.say(f"{len(shadowed):,} decisions carry the challenger's verdict in shadow ({SHADOW_DAYS} days)")
@@ -249,7 +236,7 @@ def run_demo(settings: FraudstreamSettings, demo: DemoConfig | None = None) -> i
                 challenger, compare=lambda a, b: compare_on_test_period(registry, a, b, recent_dir)
             )
             time.sleep(3 * RELOAD_SECONDS)
-            phase3 = _between(generated, shadow_end, last)
+            phase3 = generated.between(shadow_end, last)
             replay(phase3, kafka, topics, drift=spec, progress=False)
             expected += len(phase3.transactions)
             _wait_for_decisions(kafka, topics.decisions, expected, worker)
@@ -263,7 +250,7 @@ def run_demo(settings: FraudstreamSettings, demo: DemoConfig | None = None) -> i
         story.say(f"decisions after the promotion by version: {versions.to_dict()}")
         story.check(set(versions.index) == {challenger}, "decisions after the promotion not all by the challenger")
         story.check(earlier == {champion}, f"decisions before the promotion by {sorted(earlier)}, not only {champion}")
-        live = _between(generated, history_end, last)
+        live = generated.between(history_end, last)
         undecided = set(live.transactions["transaction_id"]) - {d["transaction_id"] for d in decisions}
         story.check(not undecided, f"{len(undecided)} transactions without a decision")
         parity_new = _parity([d for d in decisions if d["transaction_id"] in after],
@@ -273,7 +260,7 @@ def run_demo(settings: FraudstreamSettings, demo: DemoConfig | None = None) -> i
                   f"{parity_new.summary()}")  # fmt: skip
         story.check(parity_new.ok, "the challenger's streamed decisions differ from batch scoring")
         story.decisions = decisions
-        return _finish(story, workdir, worker, kafka, topics, replayed,
+        return _finish(story, workdir, replayed,
                        {"champion": champion, "challenger": challenger, "shadow_end": shadow_end,
                         "drift_start": drift_start,
                         "test_start": pd.Timestamp(registry.card(challenger)["periods"]["test_start"])})  # fmt: skip
@@ -385,10 +372,7 @@ def _drift_timeline(story: Story, champion: str, drift_start: pd.Timestamp) -> N
     story.check(not outside, f"ALERT on features the drift does not touch: {outside}")
 
 
-def _finish(
-    story: Story, workdir: Path, worker: subprocess.Popen[bytes], kafka: str, topics: TopicNames,
-    replayed: Dataset, models: dict[str, Any],
-) -> int:  # fmt: skip
+def _finish(story: Story, workdir: Path, replayed: Dataset, models: dict[str, Any]) -> int:
     from cli.demo_report import write_report
 
     with step(10, "summary and report"):

@@ -178,17 +178,23 @@ def warmed_producer(config: Mapping[str, Any], topics: Iterable[str], timeout: f
 TOPIC_CONFIG = {"retention.ms": "-1", "retention.bytes": str(1 << 30)}
 
 
-def ensure_topics(kafka: KafkaTarget, names: Iterable[str], partitions: int = 3, timeout: float = 30.0) -> list[str]:
-    """Create the topics that do not exist yet (size-based retention); returns the names created."""
+def ensure_topics(
+    kafka: KafkaTarget,
+    names: Iterable[str],
+    partitions: int = 3,
+    timeout: float = 30.0,
+    config: Mapping[str, str] | None = None,
+) -> list[str]:
+    """Create the topics that do not exist yet (``config``, by default size-based retention);
+    returns the names created."""
     admin = AdminClient(admin_config(kafka))
     existing = set(admin.list_topics(timeout=timeout).topics)
     wanted = [name for name in dict.fromkeys(names) if name not in existing]
     if not wanted:
         return []
-    futures = admin.create_topics(
-        [NewTopic(name, num_partitions=partitions, replication_factor=1, config=TOPIC_CONFIG) for name in wanted],
-        operation_timeout=timeout,
-    )
+    settings = dict(config or TOPIC_CONFIG)
+    new = [NewTopic(name, num_partitions=partitions, replication_factor=1, config=settings) for name in wanted]
+    futures = admin.create_topics(new, operation_timeout=timeout)
     for future in futures.values():
         try:
             future.result(timeout=timeout)

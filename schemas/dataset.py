@@ -39,3 +39,19 @@ class Dataset:
     parameters: dict[str, Any] | None = None
     #: injected fraud scenarios and how many transactions each produced (generated data only)
     scenario_counts: dict[str, int] = field(default_factory=dict)
+
+    def between(self, after: Any, upto: Any) -> Dataset:
+        """The events a replay sends in ``(after, upto]`` (None: no bound on that side):
+        transactions by their event time, labels by their report time."""
+        import pandas as pd
+
+        tx, labels = self.transactions, self.labels
+        tx_keep = pd.Series(True, index=tx.index)
+        label_keep = pd.Series(True, index=labels.index)
+        if upto is not None:
+            tx_keep &= tx["event_time"] <= upto
+            label_keep &= labels["reported_at"] <= upto
+        if after is not None:
+            tx_keep &= tx["event_time"] > after
+            label_keep &= labels["reported_at"] > after
+        return Dataset(tx[tx_keep].reset_index(drop=True), labels[label_keep].reset_index(drop=True))

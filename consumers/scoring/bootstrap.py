@@ -260,35 +260,24 @@ def write_state(
     already: a worker's changelog is its own, and mixing two histories in one is never exact.
     Returns the records written per changelog topic."""
     from confluent_kafka import Consumer, Producer, TopicPartition
-    from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+    from confluent_kafka.admin import AdminClient
 
-    from fraudstream.kafka import PRODUCER_DEFAULTS, admin_config
+    from consumers.topic_audit import end_offsets
+    from fraudstream.kafka import PRODUCER_DEFAULTS, admin_config, ensure_topics
 
     topics = changelog_topics(app_id)
-    admin = AdminClient(admin_config(kafka))
-    existing = admin.list_topics(timeout=30).topics
-    probe = Consumer(client_config(kafka, **{"group.id": f"{app_id}-bootstrap-probe"}))
-    try:
-        for topic in topics.values():
-            if topic in existing:
-                held = sum(probe.get_watermark_offsets(TopicPartition(topic, p), timeout=30)[1]
-                           for p in existing[topic].partitions)  # fmt: skip
-                if held:
-                    raise BootstrapError(
-                        f"worker {app_id!r} has state already ({held:,} records in {topic}); "
-                        "bootstrap a new --app-id, or delete that worker's changelog topics first"
-                    )
-                if len(existing[topic].partitions) != state.partitions:
-                    raise BootstrapError(
-                        f"{topic} has {len(existing[topic].partitions)} partitions, the state {state.partitions}"
-                    )
-    finally:
-        probe.close()
-    wanted = [NewTopic(t, num_partitions=state.partitions, replication_factor=1, config={"cleanup.policy": "compact"})
-              for t in topics.values() if t not in existing]  # fmt: skip
-    if wanted:
-        for future in admin.create_topics(wanted, operation_timeout=30).values():
-            future.result(timeout=30)
+    existing = AdminClient(admin_config(kafka)).list_topics(timeout=30).topics
+    for topic in topics.values():
+        if topic in existing:
+            ends = end_offsets(kafka, topic)
+            if sum(ends.values()):
+                raise BootstrapError(
+                    f"worker {app_id!r} has state already ({sum(ends.values()):,} records in {topic}); "
+                    "bootstrap a new --app-id, or delete that worker's changelog topics first"
+                )
+            if len(ends) != state.partitions:
+                raise BootstrapError(f"{topic} has {len(ends)} partitions, the state {state.partitions}")
+    ensure_topics(kafka, topics.values(), state.partitions, config={"cleanup.policy": "compact"})
     producer = Producer(client_config(kafka, **PRODUCER_DEFAULTS))
     failures: list[str] = []
 

@@ -21,7 +21,6 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
-import pandas as pd
 import pytest
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
@@ -34,7 +33,6 @@ from fraudstream.settings import PROJECT_ROOT, TopicNames
 from producers.adapters import load_dataset
 from producers.config import GeneratorConfig
 from producers.replay import encoded_events
-from schemas.dataset import Dataset
 from tests.integration.worker_harness import WorkerProcess, decisions, produce, promoted_model, topic_size, wait_for
 
 PARTITIONS = 4
@@ -54,13 +52,6 @@ def _topics(topic_factory) -> TopicNames:
         transactions=topic_factory("tx", PARTITIONS), labels=topic_factory("labels", PARTITIONS),
         decisions=topic_factory("decisions", PARTITIONS), dlq=topic_factory("dlq", PARTITIONS),
     )  # fmt: skip
-
-
-def _after(dataset: Dataset, until: pd.Timestamp) -> Dataset:
-    """The events a replay sends after ``until``: transactions by event time, labels by report time."""
-    tx, labels = dataset.transactions, dataset.labels
-    return Dataset(tx[tx["event_time"] > until].reset_index(drop=True),
-                   labels[labels["reported_at"] > until].reset_index(drop=True))  # fmt: skip
 
 
 def _pair(bootstrap: str, topics: TopicNames, store: str, app_id: str, root: Path) -> list[WorkerProcess]:
@@ -136,7 +127,7 @@ def test_bootstrapped_state_equals_streamed_state_and_workers_started_on_it_deci
     dataset, store, until = history["dataset"], history["store"], history["until"]
     n = len(dataset.transactions)
     run = uuid.uuid4().hex[:8]
-    later = _after(dataset, until)
+    later = dataset.between(until, None)
     later_ids = set(later.transactions["transaction_id"])
     assert 0.15 * n < len(later_ids) < 0.4 * n
 
