@@ -8,7 +8,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 UV := $(PYTHON) -m uv
 
-.PHONY: demo test lint bench deps uv java promtool kafka-start kafka-stop clean
+.PHONY: demo test lint pytest bench deps uv java promtool kafka-start kafka-stop clean
 
 uv:
 	@$(UV) --version >/dev/null 2>&1 || { echo "installing uv from PyPI"; $(PYTHON) -m pip install --quiet --disable-pip-version-check "uv>=0.5"; }
@@ -42,7 +42,12 @@ lint: deps
 	$(UV) run --frozen mypy
 	$(UV) run --frozen lint-imports --no-cache
 
-test: deps java promtool lint
+# lint and the tests run side by side (the checks take under a minute, the tests start with
+# single-threaded unit tests and a broker starting in the background); either failing fails.
+test: deps java promtool
+	@$(MAKE) --no-print-directory -j2 lint pytest
+
+pytest: deps
 	$(UV) run --frozen pytest
 
 bench: deps java

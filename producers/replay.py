@@ -24,6 +24,7 @@ import pandas as pd
 from confluent_kafka import KafkaError, Message
 from tqdm import tqdm
 
+from features.definitions import DAY_MS, DEFAULT_CONFIG
 from fraudstream.kafka import PRODUCER_DEFAULTS, KafkaTarget, client_config, warmed_producer
 from fraudstream.settings import TopicNames
 from producers import replay_metrics
@@ -79,6 +80,53 @@ class ReplayEvent:
     key: bytes
     timestamp_ms: int
     value: bytes
+    is_label: bool = False
+
+
+class VisibilityBarrier:
+    """Where a producer writing in event-time order waits until what it has written is delivered.
+
+    The stream worker scores a transaction at ``t`` once every other transactions partition is
+    complete up to the start of ``t``'s UTC day and every labels partition up to ``t - λ``; a
+    partition at its end counts as complete once a fetch sent ``producer_skew`` after the one that
+    brought a record that far finds it at its end (``docs/event-time.md``). That needs each record
+    to become visible at most ``producer_skew`` after a later record of another partition, and a
+    client sends each partition's batch on its own: on a loaded machine the gap can be longer.
+
+    Flushing at the two points where the worker lines partitions up makes it hold whatever the
+    load: before the first transaction of a UTC day, and before a transaction that may read a
+    label written since the last flush (one reported before ``t - λ``). Everything such a
+    transaction reads is then acknowledged, and so visible, before the transaction is sent.
+
+    >>> barrier = VisibilityBarrier(label_lag_ms=1_000)
+    >>> [barrier.before(ts, is_label) for ts, is_label in [(10, False), (20, True), (900, False), (1_500, False)]]
+    [False, False, False, True]
+    >>> barrier.before(DAY_MS + 5, False)  # a new day
+    True
+    """
+
+    def __init__(self, label_lag_ms: int = DEFAULT_CONFIG.label_lag_ms) -> None:
+        self.label_lag_ms = label_lag_ms
+        self._day: int | None = None
+        self._earliest_unflushed_label: int | None = None
+        self.flushes = 0
+
+    def before(self, timestamp_ms: int, is_label: bool) -> bool:
+        """Whether the records written so far must be delivered before this one is written."""
+        if is_label:
+            if self._earliest_unflushed_label is None:
+                self._earliest_unflushed_label = timestamp_ms
+            return False
+        day = timestamp_ms // DAY_MS
+        label = self._earliest_unflushed_label
+        flush = (self._day is not None and day != self._day) or (
+            label is not None and label < timestamp_ms - self.label_lag_ms
+        )
+        self._day = day
+        if flush:
+            self._earliest_unflushed_label = None
+            self.flushes += 1
+        return flush
 
 
 def encoded_events(dataset: Dataset, topics: TopicNames, limit: int | None = None) -> Iterator[ReplayEvent]:
@@ -95,7 +143,7 @@ def encoded_events(dataset: Dataset, topics: TopicNames, limit: int | None = Non
             yield ReplayEvent(topics.transactions, record["card_id"].encode(), ts, tx_codec.encode(record))
         else:
             record = label_records_[row]
-            yield ReplayEvent(topics.labels, record["card_id"].encode(), ts, label_codec.encode(record))
+            yield ReplayEvent(topics.labels, record["card_id"].encode(), ts, label_codec.encode(record), True)
 
 
 def shift_to(dataset: Dataset, start: datetime) -> Dataset:
@@ -171,6 +219,8 @@ class ReplaySummary:
     by_topic: dict[str, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     elapsed_seconds: float = 0.0
+    #: flushes the visibility barrier made (see :class:`VisibilityBarrier`)
+    flushes: int = 0
     drift: dict[str, Any] | None = None
     first_event_time: str | None = None
     last_event_time: str | None = None
@@ -191,6 +241,7 @@ class ReplaySummary:
             "by_topic": self.by_topic,
             "errors": self.errors,
             "elapsed_seconds": round(self.elapsed_seconds, 3),
+            "flushes": self.flushes,
             "acknowledged_per_second": round(self.acknowledged_per_second, 1),
             "first_event_time": self.first_event_time,
             "last_event_time": self.last_event_time,
@@ -207,8 +258,11 @@ def replay(
     limit: int | None = None,
     producer_config: dict[str, object] | None = None,
     progress: bool | None = None,
+    barrier: bool = True,
 ) -> ReplaySummary:
-    """Send the dataset and wait for every delivery report."""
+    """Send the dataset and wait for every delivery report; with ``barrier`` (the default),
+    flush where :class:`VisibilityBarrier` says, so the stream worker's alignment never depends on
+    how the client happens to schedule its partitions' batches."""
     summary = ReplaySummary()
     if drift is not None:
         changed, summary.drift = drift.apply(dataset.transactions)
@@ -236,9 +290,12 @@ def replay(
     total = min(total, limit) if limit is not None else total
     started = time.perf_counter()
     last_ts = None
+    ordering = VisibilityBarrier() if barrier else None
     with tqdm(total=total, desc="replay", unit="ev", disable=progress is False or None, mininterval=0.5) as bar:
         for index, event in enumerate(encoded_events(dataset, topics, limit)):
             pacer.wait(index, event.timestamp_ms)
+            if ordering is not None and ordering.before(event.timestamp_ms, event.is_label):
+                producer.flush(60)
             while True:
                 try:
                     producer.produce(
@@ -267,6 +324,7 @@ def replay(
         summary.failed += remaining
         summary.errors.append(f"{remaining} message(s) still undelivered after a 60 s flush")
     summary.last_event_time = _iso(last_ts) if last_ts is not None else None
+    summary.flushes = ordering.flushes if ordering is not None else 0
     summary.elapsed_seconds = time.perf_counter() - started
     return summary
 

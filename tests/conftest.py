@@ -10,6 +10,7 @@ started it. Tests that need it are marked ``integration`` automatically by livin
 from __future__ import annotations
 
 import os
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -33,9 +34,41 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 _MLFLOW: list[MlflowServer] = []
 
 
+class _BrokerStart:
+    """The test broker, started in a thread as soon as collection selects a test that needs it:
+    resolving its jars and starting the JVM then overlap the unit tests that run first."""
+
+    def __init__(self) -> None:
+        self.broker = LocalBroker(
+            PROJECT_ROOT / ".fraudstream" / "test-kafka", port=TEST_PORT, controller_port=TEST_PORT + 1
+        )
+        self.started_here = False
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._start, name="test-broker-start", daemon=True)
+        self._thread.start()
+
+    def _start(self) -> None:
+        try:
+            self.started_here = not (self.broker.pid() is not None and self.broker.is_ready())
+            self.broker.start(wait_seconds=90)
+        except BaseException as exc:  # re-raised in the fixture, in the test that needs the broker
+            self.error = exc
+
+    def wait(self) -> LocalBroker:
+        self._thread.join()
+        if self.error is not None:
+            raise self.error
+        return self.broker
+
+
+_BROKER: list[_BrokerStart] = []
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     if any(Path(str(item.fspath)).name == "test_mlflow.py" for item in session.items):
         _MLFLOW.append(MlflowServer())  # starts now, in the background of the tests before it
+    if any("integration" in Path(str(item.fspath)).parts for item in session.items):
+        _BROKER.append(_BrokerStart())
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -53,11 +86,12 @@ def mlflow_tracking_uri() -> str:
 
 @pytest.fixture(scope="session")
 def kafka_broker() -> Iterator[LocalBroker]:
-    broker = LocalBroker(PROJECT_ROOT / ".fraudstream" / "test-kafka", port=TEST_PORT, controller_port=TEST_PORT + 1)
-    started_here = not (broker.pid() is not None and broker.is_ready())
-    broker.start(wait_seconds=90)
+    if not _BROKER:  # a test outside tests/integration asked for it
+        _BROKER.append(_BrokerStart())
+    start = _BROKER[0]
+    broker = start.wait()
     yield broker
-    if started_here:
+    if start.started_here:
         broker.stop()
 
 

@@ -17,7 +17,7 @@ from fraudstream.kafka import PRODUCER_DEFAULTS, KafkaTarget, warmed_producer
 from fraudstream.settings import PROJECT_ROOT, TopicNames
 from producers.config import GeneratorConfig
 from producers.generator import generate_to
-from producers.replay import ReplayEvent
+from producers.replay import ReplayEvent, VisibilityBarrier
 from registry import ModelRegistry
 from trainer.config import Gates, TrainConfig
 from trainer.train import train
@@ -129,7 +129,10 @@ class WorkerProcess:
 def produce(bootstrap: str, events: list[ReplayEvent], headers: dict[int, list] | None = None) -> None:
     producer = warmed_producer({"bootstrap.servers": bootstrap, **PRODUCER_DEFAULTS}, [e.topic for e in events])
     failures: list[str] = []
+    barrier = VisibilityBarrier()
     for event in events:
+        if barrier.before(event.timestamp_ms, event.is_label):
+            assert producer.flush(60) == 0
         producer.produce(
             event.topic, event.value, event.key, timestamp=event.timestamp_ms,
             on_delivery=lambda err, msg: failures.append(str(err)) if err else None,

@@ -8,10 +8,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from features.definitions import DAY_MS, DEFAULT_CONFIG
 from fraudstream.settings import TopicNames
 from producers.config import DriftSpec, GeneratorConfig
 from producers.generator import generate
-from producers.replay import LABEL, TRANSACTION, Pacer, encoded_events, replay_order, shift_end_to, shift_to
+from producers.replay import (
+    LABEL,
+    TRANSACTION,
+    Pacer,
+    VisibilityBarrier,
+    encoded_events,
+    replay_order,
+    shift_end_to,
+    shift_to,
+)  # fmt: skip
 from schemas.codec import AvroCodec
 
 
@@ -47,6 +57,27 @@ def test_encoded_events_are_keyed_by_card_with_event_time_stamps(dataset) -> Non
             assert event.key == record["card_id"].encode()
             assert event.timestamp_ms == int(record["event_time"].timestamp() * 1000)
             assert "is_fraud" not in record  # ground truth never rides on a transaction
+
+
+def test_the_barrier_delivers_everything_a_transaction_reads_from_other_partitions_before_it_is_sent(dataset) -> None:
+    """Whatever the partitioning, a transaction is written only once every transaction of an
+    earlier UTC day and every label reported before ``t - λ`` has been flushed (delivered)."""
+    topics = TopicNames(transactions="tx", labels="labels", decisions="d", dlq="q")
+    barrier = VisibilityBarrier()
+    lag = DEFAULT_CONFIG.label_lag_ms
+    unflushed: list[tuple[int, bool]] = []  # written since the last flush
+    flushes = 0
+    for event in encoded_events(dataset, topics):
+        if barrier.before(event.timestamp_ms, event.is_label):
+            unflushed, flushes = [], flushes + 1
+        if not event.is_label:
+            day_start = event.timestamp_ms - event.timestamp_ms % DAY_MS
+            for ts, is_label in unflushed:
+                assert ts >= (event.timestamp_ms - lag if is_label else day_start), (event, ts, is_label)
+        unflushed.append((event.timestamp_ms, event.is_label))
+    # a flush a day and one per label run at most: cheap next to the records
+    assert flushes <= 21 + len(dataset.labels)
+    assert flushes == barrier.flushes
 
 
 def test_shift_to_moves_every_time_by_the_same_offset(dataset) -> None:
