@@ -33,7 +33,7 @@ from confluent_kafka.admin import AdminClient
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.harness import add_smoke_flag, free_port, results_dir
-from bench.worker import BOOTSTRAP, BROKER, size, start_worker, stop_worker, topics, trained_dataset
+from bench.worker import BOOTSTRAP, BROKER, size, start_worker, stop_worker, topics, trained_dataset, worker_metric
 from consumers.topic_audit import end_offsets
 from fraudstream.kafka import PRODUCER_DEFAULTS
 from fraudstream.settings import PROJECT_ROOT, TopicNames
@@ -117,6 +117,13 @@ def group_lag(admin: AdminClient, group: str, names: TopicNames) -> int:
     return lag
 
 
+def state_memory_mib(port: int) -> float | None:
+    """RocksDB's memory in the worker (memtables, block cache, table readers), from its metrics."""
+    kinds = [worker_metric(port, f'fraudstream_worker_state_store_memory_bytes{{kind="{k}"}}')
+             for k in ("memtables", "block_cache", "table_readers")]  # fmt: skip
+    return None if any(v is None for v in kinds) else round(sum(v or 0.0 for v in kinds) / 2**20, 1)
+
+
 def trend(times: list[float], values: list[float]) -> dict[str, float]:
     """Least-squares slope per hour, with the first, last, lowest and highest value."""
     slope = float(np.polyfit(np.array(times) / 3600, np.array(values), 1)[0]) if len(times) > 1 else 0.0
@@ -130,6 +137,7 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=2000.0, help="events a second (transactions and labels)")
     parser.add_argument("--every", type=float, default=10.0, help="seconds between samples")
     parser.add_argument("--warm-up", type=float, default=120.0, help="seconds left out of the trend")
+    parser.add_argument("--worker-args", default="", help="extra worker flags, e.g. '--rocksdb-block-cache-mib 64'")
     add_smoke_flag(parser)
     args = parser.parse_args()
     if args.smoke:
@@ -142,7 +150,7 @@ def main() -> int:
     seconds = args.minutes * 60
     sender = Sender(names, dataset, args.rate, seconds)
     port = free_port()
-    worker = start_worker(names, store, home / "worker", metrics_port=port)
+    worker = start_worker(names, store, home / "worker", *args.worker_args.split(), metrics_port=port)
     admin = AdminClient({"bootstrap.servers": BOOTSTRAP})
     samples: list[dict[str, float]] = []
     try:
@@ -155,7 +163,8 @@ def main() -> int:
                 raise RuntimeError(f"the worker exited ({worker.returncode})")
             sample = {"t": round(time.monotonic() - began, 1), "rss_mib": round(rss_mib(worker.pid), 1),
                       "lag": group_lag(admin, names.decisions, names), "sent": sender.sent,
-                      "decisions": size(names.decisions)}  # fmt: skip
+                      "decisions": size(names.decisions), "rocksdb_mib": state_memory_mib(port),
+                      "state_cache_entries": worker_metric(port, "fraudstream_worker_state_cache_entries")}  # fmt: skip
             samples.append(sample)
             print(json.dumps(sample), flush=True)
         sender.stop.set()
@@ -178,6 +187,8 @@ def main() -> int:
         "achieved_rate": round(sender.sent / max(1.0, samples[-1]["t"] if samples else 1.0), 1),
         "rss_mib": trend(times, [s["rss_mib"] for s in steady]),
         "lag_messages": trend(times, [s["lag"] for s in steady]),
+        "rocksdb_mib": trend(times, [s["rocksdb_mib"] or 0.0 for s in steady]),
+        "rss_minus_rocksdb_mib": trend(times, [s["rss_mib"] - (s["rocksdb_mib"] or 0.0) for s in steady]),
         "samples": samples,
     }  # fmt: skip
     (out / "soak.json").write_text(json.dumps(result, indent=2) + "\n")

@@ -16,7 +16,8 @@ __all__ = ["WORKER_TUNING", "register", "worker_config"]
 
 #: ``fraudstream worker`` flags passed to :class:`WorkerConfig` only when given
 WORKER_TUNING = ("batch_size", "batch_wait", "fetch_max_wait", "fetch_min_bytes", "reload_interval", "scoring_threads",
-                 "producer_skew", "standby_replicas")  # fmt: skip
+                 "producer_skew", "standby_replicas", "rocksdb_block_cache_mib", "rocksdb_write_buffer_mib",
+                 "state_cache_entries")  # fmt: skip
 WORKER_FLAGS = ("app_id", "shadow", *WORKER_TUNING)
 DRIFT_FLAGS = ("group_id", "window", "grace", "window_events", "close_idle_after", "stop_idle_after")
 THRESHOLD_FLAGS = ("psi_warn", "psi_alert", "ks_threshold", "ks_alpha")
@@ -201,6 +202,29 @@ def register(sub: Any) -> None:
             "partition over restores its tables from the changelog; faster scoring, slower failover)",
             WorkerConfig,
             "standby_replicas",
+        ),
+    )
+    wk.add_argument(
+        "--rocksdb-block-cache-mib",
+        type=int,
+        help=default_help(
+            "RocksDB block cache of each table partition's database, MiB", WorkerConfig, "rocksdb_block_cache_mib"
+        ),
+    )
+    wk.add_argument(
+        "--rocksdb-write-buffer-mib",
+        type=int,
+        help=default_help(
+            "each of the two RocksDB write buffers of each table partition's database, MiB",
+            WorkerConfig,
+            "rocksdb_write_buffer_mib",
+        ),
+    )
+    wk.add_argument(
+        "--state-cache-entries",
+        type=int,
+        help=default_help(
+            "decoded card and terminal states kept in memory between batches", WorkerConfig, "state_cache_entries"
         ),
     )
     wk.add_argument(

@@ -62,3 +62,11 @@ class WorkerConfig(BaseModel):
     held_per_partition: int = Field(default=10_000, ge=1)
     #: XGBoost threads for scoring and reason codes (``prepare_model``)
     scoring_threads: int = Field(default=1, ge=1)
+    #: RocksDB memory of each table partition's database (card and terminal tables, owned and
+    #: standby partitions): its block cache, and each of its two write buffers (memtables). Faust's
+    #: defaults (2 GiB of block cache and 3 x 64 MiB of write buffers per database) let a worker
+    #: grow for hours; the worker's own cache of decoded states serves the hot reads (BENCHMARKS.md)
+    rocksdb_block_cache_mib: int = Field(default=16, ge=1)
+    rocksdb_write_buffer_mib: int = Field(default=16, ge=1)
+    #: decoded card and terminal states kept between batches (an LRU bound on entries)
+    state_cache_entries: int = Field(default=500_000, ge=1)

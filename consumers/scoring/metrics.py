@@ -41,6 +41,14 @@ LABEL_VISIBILITY_LAG = Gauge(
     " this long after it is reported; above the features' label lag, transactions wait for labels.",
     ["partitions"],
 )
+STATE_STORE_MEMORY = Gauge(
+    "fraudstream_worker_state_store_memory_bytes",
+    "Memory RocksDB holds over this process's table databases: memtables, block cache, table readers.",
+    ["kind"],
+)
+STATE_CACHE_ENTRIES = Gauge(
+    "fraudstream_worker_state_cache_entries", "Decoded card and terminal states kept between batches."
+)
 MODEL_RELOADS = Counter("fraudstream_worker_model_reloads_total", "Production model reloads without restart.")
 #: labelled by the shadow model kind, so the series exists only when a shadow runs (no false 0)
 SHADOW_AGREEMENT = Gauge(

@@ -23,7 +23,38 @@ from faust.types import TP
 
 from consumers.scoring.records import CARD_TABLE, TERMINAL_TABLE, StateWrite
 
-__all__ = ["MemoryStore", "RocksDBStore", "StateStore", "TableState", "table_store"]
+__all__ = [
+    "ROCKSDB_MEMORY",
+    "MemoryStore",
+    "RocksDBStore",
+    "StateStore",
+    "TableState",
+    "rocksdb_options",
+    "table_store",
+]
+
+#: what RocksDB holds in memory, by the property that reports it
+ROCKSDB_MEMORY = {
+    "memtables": "rocksdb.cur-size-all-mem-tables",
+    "block_cache": "rocksdb.block-cache-usage",
+    "table_readers": "rocksdb.estimate-table-readers-mem",
+}
+
+
+def rocksdb_options(block_cache_mib: int, write_buffer_mib: int) -> dict[str, int]:
+    """Faust's RocksDB store options (``Table(options=...)``) for one partition database's memory:
+    a block cache and two write buffers of the given sizes.
+
+    >>> options = rocksdb_options(16, 8)
+    >>> options["block_cache_size"] >> 20, options["write_buffer_size"] >> 20, options["max_write_buffer_number"]
+    (16, 8, 2)
+    """
+    return {
+        "block_cache_size": block_cache_mib << 20,
+        "block_cache_compressed_size": 0,  # the compressed cache is python-rocksdb's, never used with rocksdict
+        "write_buffer_size": write_buffer_mib << 20,
+        "max_write_buffer_number": 2,
+    }
 
 
 class StateStore(ABC):
@@ -96,6 +127,14 @@ class RocksDBStore(StateStore):
     def changelog_offset(self, partition: int) -> int | None:
         offset: int | None = self.store.persisted_offset(TP(self.changelog_topic, partition))
         return offset
+
+    def memory(self) -> dict[str, int]:
+        """Bytes RocksDB holds in memory over this table's open partition databases, by kind."""
+        totals = dict.fromkeys(ROCKSDB_MEMORY, 0)
+        for db in list(self.store._dbs.values()):
+            for kind, name in ROCKSDB_MEMORY.items():
+                totals[kind] += int(db.property_int_value(name) or 0)
+        return totals
 
 
 def table_store(table: Any) -> StateStore:

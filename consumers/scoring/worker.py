@@ -57,7 +57,7 @@ from consumers.scoring.feed import BatchFeed, FetchedBatch
 from consumers.scoring.model_watch import ModelWatch, prepare_model
 from consumers.scoring.processor import ScoringProcessor
 from consumers.scoring.records import FAUST_TABLE_NAMES, TERMINAL_TABLE, Shadow
-from consumers.scoring.state_store import TableState, table_store
+from consumers.scoring.state_store import RocksDBStore, TableState, rocksdb_options, table_store
 from consumers.scoring.terminal_view import ChangelogView
 from features.definitions import DEFAULT_CONFIG
 from fraudstream.kafka import PRODUCER_DEFAULTS, client_config
@@ -140,8 +140,14 @@ class ScoringWorker:
         install_batch_feed(self.app, self.feed, int(config.fetch_max_wait * 1000), config.fetch_min_bytes)
         drop_faust_monitor(self.app)
         binary: dict[str, Any] = {"key_type": bytes, "value_type": bytes}  # raw bytes in and out of changelogs
+
+        def options() -> dict[str, Any]:  # one dict per table: Faust's store pops keys from it
+            if config.store != "rocksdb://":
+                return {}
+            return {"options": rocksdb_options(config.rocksdb_block_cache_mib, config.rocksdb_write_buffer_mib)}
+
         self.tables = {
-            table: self.app.Table(name, partitions=config.partitions, default=None, **binary)
+            table: self.app.Table(name, partitions=config.partitions, default=None, **binary, **options())
             for table, name in FAUST_TABLE_NAMES.items()
         }
         self.state = TableState({name: table_store(table) for name, table in self.tables.items()})
@@ -169,6 +175,7 @@ class ScoringWorker:
         self.app.agent(source, concurrency=1)(score)
         self.app.timer(config.reload_interval)(self.follow_production_alias)
         self.app.timer(10.0)(self.log_waiting)
+        self.app.timer(10.0)(self.export_memory)
 
     # -- the loop ----------------------------------------------------------------------------
 
@@ -189,7 +196,8 @@ class ScoringWorker:
             self.view.start()
         if self.processor is None:
             watch = ModelWatch(self.registry, interval=self.config.reload_interval, on_change=self._on_model)
-            self.processor = ScoringProcessor(self.config.topics, watch, self.config.partitions, shadow=self.shadow)
+            self.processor = ScoringProcessor(self.config.topics, watch, self.config.partitions, shadow=self.shadow,
+                                              cache_size=self.config.state_cache_entries)  # fmt: skip
             self.processor.foreign = self.view.get
             self._on_assigned()
         # Batch N+1 reads batch N's states from the processor's cache, which holds them until
@@ -259,6 +267,18 @@ class ScoringWorker:
         if head is not None and head == self._last_head and aligner is not None:
             log.info(f"alignment: {aligner.waiting_on()}")
         self._last_head = head
+
+    async def export_memory(self) -> None:
+        """What the state takes in memory: RocksDB's part, and the decoded states kept."""
+        totals: dict[str, int] = {}
+        for store in self.state.stores.values():
+            if isinstance(store, RocksDBStore):
+                for kind, value in store.memory().items():
+                    totals[kind] = totals.get(kind, 0) + value
+        for kind, value in totals.items():
+            metrics.STATE_STORE_MEMORY.labels(kind).set(value)
+        if self.processor is not None:
+            metrics.STATE_CACHE_ENTRIES.set(len(self.processor.cache))
 
     def _on_model(self, model: LoadedModel) -> None:
         prepare_model(model, self.config.scoring_threads)

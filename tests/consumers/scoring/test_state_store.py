@@ -84,3 +84,27 @@ def test_table_state_routes_a_batch_of_writes_to_each_table() -> None:
     assert state.get(CARD_TABLE, b"c", 0) == b"1"
     assert state.get(TERMINAL_TABLE, b"t\x1f0", 0) == b"2"
     assert state.get(CARD_TABLE, b"t\x1f0", 0) is None
+
+
+def test_the_worker_bounds_each_rocksdb_database_and_reports_what_it_holds(tmp_path: Path) -> None:
+    """Faust's defaults give every partition database a 2 GiB block cache and three 64 MiB write
+    buffers; the worker's tables get the configured sizes, and the store reports RocksDB's memory."""
+    from consumers.scoring.config import WorkerConfig
+    from consumers.scoring.worker import ScoringWorker
+
+    config = WorkerConfig(bootstrap_servers="127.0.0.1:1", model_store="file:///nonexistent", data_dir=str(tmp_path),
+                          rocksdb_block_cache_mib=8, rocksdb_write_buffer_mib=4)  # fmt: skip
+    worker = ScoringWorker(config)
+    for table in worker.tables.values():
+        options = table.data.rocksdb_options
+        assert (options.block_cache_size, options.write_buffer_size, options.max_write_buffer_number) == (
+            8 << 20,
+            4 << 20,
+            2,
+        )
+    store = worker.state.stores[CARD_TABLE]
+    assert isinstance(store, RocksDBStore)
+    assert store.memory() == {"memtables": 0, "block_cache": 0, "table_readers": 0}  # no database open yet
+    store.put_many([(f"card_{i}".encode(), b"x" * 500, i % 3) for i in range(3000)])
+    held = store.memory()
+    assert 1_000_000 < held["memtables"] < 3 * 2 * (4 << 20), held  # three databases, each within its two buffers
