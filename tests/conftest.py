@@ -9,6 +9,7 @@ started it. Tests that need it are marked ``integration`` automatically by livin
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import uuid
@@ -74,6 +75,11 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 def pytest_sessionfinish(session: pytest.Session) -> None:
     for server in _MLFLOW:
         server.stop()
+    for start in _BROKER:  # started for tests that then did not run (the fixture stops it otherwise)
+        with contextlib.suppress(BaseException):
+            start.wait()
+        if start.started_here and start.broker.pid() is not None:
+            start.broker.stop()
 
 
 @pytest.fixture(scope="session")
