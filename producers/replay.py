@@ -24,7 +24,7 @@ import pandas as pd
 from confluent_kafka import KafkaError, Message
 from tqdm import tqdm
 
-from features.definitions import DAY_MS, DEFAULT_CONFIG
+from features.definitions import DAY_MS
 from fraudstream.kafka import PRODUCER_DEFAULTS, KafkaTarget, client_config, warmed_producer
 from fraudstream.settings import TopicNames
 from producers import replay_metrics
@@ -88,44 +88,40 @@ class VisibilityBarrier:
 
     The stream worker scores a transaction at ``t`` once every other transactions partition is
     complete up to the start of ``t``'s UTC day and every labels partition up to ``t - λ``; a
-    partition at its end counts as complete once a fetch sent ``producer_skew`` after the one that
-    brought a record that far finds it at its end (``docs/event-time.md``). That needs each record
-    to become visible at most ``producer_skew`` after a later record of another partition, and a
-    client sends each partition's batch on its own: on a loaded machine the gap can be longer.
+    partition at its end counts as complete up to ``x`` once a fetch sent ``producer_skew`` after
+    one that brought *any* record at or after ``x`` (of any partition, in any worker process)
+    finds it at its end (``docs/event-time.md``). That needs every record earlier than ``x`` to be
+    visible by then, and a client sends each partition's batch on its own: on a loaded machine the
+    gap can be longer than any allowance.
 
-    Flushing at the two points where the worker lines partitions up makes it hold whatever the
-    load: before the first transaction of a UTC day, and before a transaction that may read a
-    label written since the last flush (one reported before ``t - λ``). Everything such a
-    transaction reads is then acknowledged, and so visible, before the transaction is sent.
+    Flushing where those ``x`` are crossed makes it hold whatever the load: before the first record
+    (transaction or label) of a UTC day, and before the first record later than a label written
+    since the last flush. A record at or after ``x`` is then sent only once every transaction of an
+    earlier day and every label earlier than it is acknowledged, and so visible.
 
-    >>> barrier = VisibilityBarrier(label_lag_ms=1_000)
-    >>> [barrier.before(ts, is_label) for ts, is_label in [(10, False), (20, True), (900, False), (1_500, False)]]
+    >>> barrier = VisibilityBarrier()
+    >>> [barrier.before(ts, is_label) for ts, is_label in [(10, False), (20, True), (20, False), (21, False)]]
     [False, False, False, True]
-    >>> barrier.before(DAY_MS + 5, False)  # a new day
+    >>> barrier.before(DAY_MS + 5, True)  # a new day, even if it starts with a label
     True
     """
 
-    def __init__(self, label_lag_ms: int = DEFAULT_CONFIG.label_lag_ms) -> None:
-        self.label_lag_ms = label_lag_ms
+    def __init__(self) -> None:
         self._day: int | None = None
         self._earliest_unflushed_label: int | None = None
         self.flushes = 0
 
     def before(self, timestamp_ms: int, is_label: bool) -> bool:
         """Whether the records written so far must be delivered before this one is written."""
-        if is_label:
-            if self._earliest_unflushed_label is None:
-                self._earliest_unflushed_label = timestamp_ms
-            return False
         day = timestamp_ms // DAY_MS
         label = self._earliest_unflushed_label
-        flush = (self._day is not None and day != self._day) or (
-            label is not None and label < timestamp_ms - self.label_lag_ms
-        )
+        flush = (self._day is not None and day != self._day) or (label is not None and label < timestamp_ms)
         self._day = day
         if flush:
             self._earliest_unflushed_label = None
             self.flushes += 1
+        if is_label and self._earliest_unflushed_label is None:
+            self._earliest_unflushed_label = timestamp_ms
         return flush
 
 
