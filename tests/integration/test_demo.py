@@ -14,8 +14,10 @@ import re
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
+from confluent_kafka import KafkaException
 
 from cli.broker import LocalBroker
 from consumers.topic_audit import end_offsets
@@ -35,10 +37,16 @@ def test_the_demo_tells_the_story_warm_state_parity_drift_caught_a_challenger_pr
     reports_topic = TopicNames().drift_reports
 
     def reports_on_topic() -> int:
-        try:
-            return sum(end_offsets(kafka_broker.bootstrap_servers, reports_topic).values())
-        except RuntimeError:  # not created yet
-            return 0
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                return sum(end_offsets(kafka_broker.bootstrap_servers, reports_topic).values())
+            except RuntimeError:  # not created yet
+                return 0
+            except KafkaException:  # a broker that has just started may not lead its partitions yet
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
 
     reports_before = reports_on_topic()
     # its own process group: a demo stopped by a timeout must not leave its worker loading the suite
