@@ -19,6 +19,7 @@ HERE = Path(__file__).resolve().parent
 #: script -> extra arguments of its full run
 SCRIPTS: dict[str, list[str]] = {
     "foundation": [],
+    "barrier": [],  # flush counts, no broker
     "imports": [],
     "trainer": [],
     "selection": [],  # 24 trainings on 120-day datasets and 3 on the default dataset
