@@ -419,7 +419,17 @@ async def drain(consumer: Any, fetcher: Any, feed: BatchFeed) -> None:
                     await consumer.perform_seek()
                 except Exception as exc:
                     consumer.log.warning("exception performing seek when flow not active %r", exc)
+                # that seek skips a partition with no committed offset, or one at offset 0
+                lost: dict[TP, int] = {}
+                for tp, tp_records in records.items():
+                    first = first_unread(tp_records, read_offset[tp]) if tp.topic in feed.topics else None
+                    if first is not None and not consumer._committed_offset.get(tp):
+                        lost[tp] = first
+                if lost and consumer.app.consumer_generation_id == generation:
+                    read_again(consumer, lost)
                 continue
+            #: source partitions whose fetched records are not delivered: the first offset of those
+            unread: dict[TP, int] = {}
             fetched: list[tuple[list[InputEvent], int]] = []
             fetch_times = fetch_state(consumer) if feed.aligner is not None else None
             # source topics in the feed's order (labels before transactions: a label applied early
@@ -428,6 +438,12 @@ async def drain(consumer: Any, fetcher: Any, feed: BatchFeed) -> None:
                 if consumer.app.consumer_generation_id != generation:
                     break
                 if active is not None and tp not in active and tp not in consumer._buffered_partitions:
+                    # paused since the fetch began (table recovery): aiokafka's position has moved
+                    # past these records, and Faust's seek at the end of the recovery moves it back
+                    # only to a committed offset above 0
+                    first = first_unread(tp_records, read_offset[tp]) if tp.topic in feed.topics else None
+                    if first is not None:
+                        unread[tp] = first
                     continue
                 if tp.topic not in feed.topics:
                     store = feed.standby_stores.get(tp.topic)
@@ -461,6 +477,8 @@ async def drain(consumer: Any, fetcher: Any, feed: BatchFeed) -> None:
                 fetched.append((events, fetch_times.fetched_at(tp) if fetch_times else 0))
             if consumer.app.consumer_generation_id != generation or feed.epoch != epoch:
                 continue  # a rebalance began meanwhile: these partitions are re-read from commits
+            if unread:
+                read_again(consumer, unread)
             progress = {}
             if fetch_times is not None:
                 progress = fetch_times.at_end({tp for tp in consumer.assignment() if tp.topic in feed.topics})
@@ -485,6 +503,34 @@ async def drain(consumer: Any, fetcher: Any, feed: BatchFeed) -> None:
         raise
     finally:
         waker.cancel()
+
+
+def first_unread(records: list[Any], read_offset: int | None) -> int | None:
+    """The offset of the first of ``records`` (a partition's fetch) not delivered yet, or None."""
+    for record in records:
+        if read_offset is None or record.offset >= read_offset:
+            return int(record.offset)
+    return None
+
+
+def read_again(consumer: Any, offsets: dict[TP, int]) -> None:
+    """Seek each assigned source partition back to the first of its records that a fetch
+    returned and the feed did not deliver, so they come again.
+
+    aiokafka moves a partition's position past the records a fetch returns; a record dropped
+    without a seek back is never read again by this process, and its offset is committed once a
+    later one is acked (Faust registers the gap). Faust relies on its seek to the committed
+    offsets after a recovery, which aiokafka skips for a partition whose committed offset is 0 or
+    none (``seek_to_committed``): the first rebalance of a new group lost a fetch of every
+    partition that way. The seek is synchronous (aiokafka's ``seek``), so the next fetch starts
+    there; a record read twice is processed twice at most, and its decision is identical.
+    """
+    assigned = consumer.assignment()
+    for tp, offset in offsets.items():
+        if tp in assigned:
+            consumer.log.info(f"reading {tp.topic}[{tp.partition}] again from offset {offset}: a fetch was dropped")
+            consumer._thread.seek(tp, offset)
+            consumer._read_offset[tp] = offset if offset else None
 
 
 def apply_standby(recovery: Any, store: StateStore, tp: TP, records: list[Any], read_offset: Any) -> list[Any]:
