@@ -83,6 +83,7 @@ def cmd_produce(args: argparse.Namespace) -> int:
         pacer=Pacer(rate=args.rate, speedup=args.speedup),
         drift=drift_spec(args),
         limit=args.limit,
+        registry_url=settings.schema_registry_url,
     )
     result = summary.as_dict()
     print(json.dumps(result, indent=2))

@@ -79,7 +79,9 @@ def cmd_audit(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     schema = args.schema or _schema_of(settings, args.topic)
     options = {"samples": args.samples} if args.samples is not None else {}
-    audit, _ = read_topic(kafka_from(settings), args.topic, schema, **options)
+    audit, _ = read_topic(
+        kafka_from(settings), args.topic, schema, registry_url=settings.schema_registry_url, **options
+    )
     print(json.dumps(audit.as_dict(), indent=2))
     for sample in audit.samples:
         print(json.dumps(sample, default=str))

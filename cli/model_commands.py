@@ -93,7 +93,8 @@ def _drift_reports(args: argparse.Namespace) -> list[dict[str, Any]]:
     from consumers.topic_audit import read_topic
 
     settings = settings_from(args)
-    _, records = read_topic(kafka_from(settings), settings.topics.drift_reports, "DriftReport", keep_records=True)
+    _, records = read_topic(kafka_from(settings), settings.topics.drift_reports, "DriftReport", keep_records=True,
+                            registry_url=settings.schema_registry_url)  # fmt: skip
     return [record.record for record in records if record.record is not None]
 
 
@@ -115,7 +116,8 @@ def dataset_from_topics(args: argparse.Namespace, out_dir: Path) -> Path:
     frames = {}
     for topic, schema in ((settings.topics.transactions, "Transaction"), (settings.topics.labels, "Label")):
         print(f"reading {topic} to its end")
-        _, records = read_topic(kafka, topic, schema, timeout=600, keep_records=True)  # type: ignore[arg-type]
+        _, records = read_topic(kafka, topic, schema, timeout=600, keep_records=True,  # type: ignore[arg-type]
+                                registry_url=settings.schema_registry_url)  # fmt: skip
         frames[schema] = pd.DataFrame([r.record for r in records if r.record is not None])
         print(f"  {len(frames[schema]):,} records")
     if frames["Transaction"].empty:

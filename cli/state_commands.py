@@ -38,6 +38,7 @@ def bootstrap_state(
     topics: tuple[str, str] | None = None,
     until_ms: int | None = None,
     progress: bool = True,
+    registry_url: str | None = None,
 ) -> tuple[Any, dict[str, int]]:
     """Compute the state of ``data`` (a dataset) or ``topics`` (transactions, labels) as of
     ``until_ms`` and write it to worker ``app_id``'s changelogs; the state and what was written."""
@@ -62,7 +63,7 @@ def bootstrap_state(
     else:
         assert topics is not None
         until = until_ms if until_ms is not None else 2**62
-        events, next_offsets, rejected = events_from_topics(kafka, *topics, partitions, until)
+        events, next_offsets, rejected = events_from_topics(kafka, *topics, partitions, until, registry_url)
         total = len(events)
     with tqdm(total=total, desc="state", unit="ev", disable=not progress, mininterval=0.5) as bar:
         done = [0]
@@ -88,7 +89,8 @@ def cmd_state(args: argparse.Namespace) -> int:
     topics = (settings.topics.transactions, settings.topics.labels) if args.from_topics else None
     source = f"{topics[0]} and {topics[1]}" if topics else str(args.data)
     print(f"bootstrapping worker {app_id!r} from {source}, as of {args.until or 'the end of the history'}")
-    state, written = bootstrap_state(kafka, app_id, settings.partitions, args.data, topics, until_ms)
+    state, written = bootstrap_state(kafka, app_id, settings.partitions, args.data, topics, until_ms,
+                                     registry_url=settings.schema_registry_url)  # fmt: skip
     print(state.summary())
     if state.later:
         at = datetime.fromtimestamp(state.until_ms / 1000, UTC).isoformat()

@@ -17,7 +17,8 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from fraudstream.kafka import KafkaTarget, client_config
-from schemas.codec import AvroCodec, DecodeError, SchemaName
+from schemas.codec import DecodeError, SchemaName
+from schemas.confluent import codec_for
 
 
 @dataclass
@@ -72,10 +73,12 @@ def read_topic(
     timeout: float = 60.0,
     keep_records: bool = False,
     samples: int = 3,
+    registry_url: str | None = None,
 ) -> tuple[TopicAudit, list[AuditedRecord]]:
-    """Read ``topic`` from the beginning up to its current end offsets."""
+    """Read ``topic`` from the beginning up to its current end offsets (with ``registry_url``,
+    Confluent-framed records decode too)."""
     targets = end_offsets(kafka, topic)
-    codec = AvroCodec.for_record(schema)
+    codec = codec_for(schema, topic, registry_url)
     audit, kept = TopicAudit(topic), []
     consumer = Consumer(
         client_config(kafka, **{"group.id": f"audit-{uuid.uuid4()}", "enable.auto.commit": False,

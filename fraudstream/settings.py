@@ -172,6 +172,10 @@ class FraudstreamSettings(BaseSettings):
     home: Path = PROJECT_ROOT / ".fraudstream"
     #: Model store URI (file://PATH or s3://bucket/prefix); default: file://$FRAUDSTREAM_HOME/models.
     model_store: str | None = None
+    #: A Confluent-compatible schema registry's API (e.g. ``http://host:8081``, or Apicurio's
+    #: ``.../apis/ccompat/v7``): every writer then frames values the Confluent way, registering its
+    #: schema under ``<topic>-value``, and readers take both framings (``schemas/confluent.py``).
+    schema_registry_url: str | None = None
     #: MLflow tracking server: training runs are logged and aliases mirrored there (optional extra).
     mlflow_tracking_uri: str | None = None
     #: Partitions for topics the project creates itself.

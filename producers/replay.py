@@ -29,7 +29,7 @@ from fraudstream.kafka import PRODUCER_DEFAULTS, KafkaTarget, client_config, war
 from fraudstream.settings import TopicNames
 from producers import replay_metrics
 from producers.config import DriftSpec
-from schemas.codec import AvroCodec
+from schemas.confluent import codec_for
 from schemas.dataset import Dataset
 from schemas.timestamps import epoch_millis
 
@@ -125,9 +125,13 @@ class VisibilityBarrier:
         return flush
 
 
-def encoded_events(dataset: Dataset, topics: TopicNames, limit: int | None = None) -> Iterator[ReplayEvent]:
-    """The dataset as the exact Kafka records the replay sends, in replay order."""
-    tx_codec, label_codec = AvroCodec.for_record("Transaction"), AvroCodec.for_record("Label")
+def encoded_events(
+    dataset: Dataset, topics: TopicNames, limit: int | None = None, registry_url: str | None = None
+) -> Iterator[ReplayEvent]:
+    """The dataset as the exact Kafka records the replay sends, in replay order (Confluent-framed
+    when ``registry_url`` names a schema registry)."""
+    tx_codec = codec_for("Transaction", topics.transactions, registry_url)
+    label_codec = codec_for("Label", topics.labels, registry_url)
     kinds, rows, stamps = replay_order(dataset)
     if limit is not None:
         kinds, rows, stamps = kinds[:limit], rows[:limit], stamps[:limit]
@@ -255,6 +259,7 @@ def replay(
     producer_config: dict[str, object] | None = None,
     progress: bool | None = None,
     barrier: bool = True,
+    registry_url: str | None = None,
 ) -> ReplaySummary:
     """Send the dataset and wait for every delivery report; with ``barrier`` (the default),
     flush where :class:`VisibilityBarrier` says, so the stream worker's alignment never depends on
@@ -288,7 +293,7 @@ def replay(
     last_ts = None
     ordering = VisibilityBarrier() if barrier else None
     with tqdm(total=total, desc="replay", unit="ev", disable=progress is False or None, mininterval=0.5) as bar:
-        for index, event in enumerate(encoded_events(dataset, topics, limit)):
+        for index, event in enumerate(encoded_events(dataset, topics, limit, registry_url)):
             pacer.wait(index, event.timestamp_ms)
             if ordering is not None and ordering.before(event.timestamp_ms, event.is_label):
                 producer.flush(60)

@@ -168,10 +168,15 @@ class AvroCodec:
                 f"Message of {len(data)} bytes is shorter than the {HEADER_SIZE}-byte single-object header.",
             )
         if data[:2] != SINGLE_OBJECT_MARKER:
+            hint = (
+                " It looks Confluent-framed (magic byte 00): set FRAUDSTREAM_SCHEMA_REGISTRY_URL to read it."
+                if data[0] == 0
+                else ""
+            )
             raise DecodeError(
                 "bad_marker",
                 f"Message starts with {data[:2].hex()}, not the single-object marker c301: "
-                "it was not written by an Avro single-object encoder.",
+                f"it was not written by an Avro single-object encoder.{hint}",
             )
         fingerprint = data[2:HEADER_SIZE]
         writer = self.store.get(fingerprint)

@@ -76,11 +76,13 @@ class DecisionBatchEncoder:
     ({'amount': 12.5, 'card_count_1h': 3.0}, 'APPROVE')
     """
 
-    def __init__(self, feature_names: Sequence[str]) -> None:
+    def __init__(self, feature_names: Sequence[str], header: bytes | None = None) -> None:
         if not feature_names:
             raise ValueError("a Decision carries at least one feature; got an empty feature list")
         self.feature_names = list(feature_names)
-        self.header = SINGLE_OBJECT_MARKER + schema_fingerprint(load_schema_json("Decision"))
+        #: what every record starts with: the single-object marker and fingerprint, or another
+        #: framing's header for the same body (``ConfluentCodec.header``)
+        self.header = header or SINGLE_OBJECT_MARKER + schema_fingerprint(load_schema_json("Decision"))
         keys = [avro_string(name) for name in self.feature_names]
         count = avro_long(len(keys))
         fields: list[tuple[str, str]] = [("count", f"S{len(count)}")]

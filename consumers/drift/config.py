@@ -44,6 +44,8 @@ class DriftConfig(BaseModel):
     security: KafkaSecurity = Field(default_factory=KafkaSecurity)
     decisions_topic: str
     reports_topic: str
+    #: Confluent framing through this schema registry (None: single-object); decisions decode either way
+    schema_registry_url: str | None = None
     model_store: str
     group_id: str = Field(default="fraudstream-drift", min_length=1)
     #: tumbling window size in event time (None: windows bounded by ``window_events`` only)

@@ -24,7 +24,8 @@ from consumers.drift.config import DriftConfig
 from consumers.drift.windows import STATUS_ORDER, ReferenceBins, WindowBook, WindowState
 from fraudstream.kafka import PRODUCER_DEFAULTS, client_config
 from registry import ModelRegistry, RegistryError
-from schemas.codec import AvroCodec, DecodeError
+from schemas.codec import DecodeError
+from schemas.confluent import codec_for
 
 log = logging.getLogger("fraudstream.drift")
 
@@ -42,7 +43,8 @@ def run_drift(config: DriftConfig, on_report: Any = None) -> int:
     """Consume until stopped; returns the number of reports produced."""
     registry = ModelRegistry(config.model_store)
     references: dict[str, ReferenceBins | None] = {}
-    codec, report_codec = AvroCodec.for_record("Decision"), AvroCodec.for_record("DriftReport")
+    codec = codec_for("Decision", config.decisions_topic, config.schema_registry_url)
+    report_codec = codec_for("DriftReport", config.reports_topic, config.schema_registry_url)
     consumer = Consumer({
         **client_config(config.security.client(config.bootstrap_servers)), "group.id": config.group_id,
         "enable.auto.commit": False, "auto.offset.reset": "earliest",

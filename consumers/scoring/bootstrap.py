@@ -198,7 +198,12 @@ def state_as_of(
 
 
 def events_from_topics(
-    kafka: KafkaTarget, transactions_topic: str, labels_topic: str, partitions: int, until_ms: int
+    kafka: KafkaTarget,
+    transactions_topic: str,
+    labels_topic: str,
+    partitions: int,
+    until_ms: int,
+    registry_url: str | None = None,
 ) -> tuple[list[HistoryEvent], dict[tuple[str, int], int], int]:
     """Each source partition's prefix up to ``until_ms`` (read to the topics' current ends), in
     replay order; per partition the first offset after that prefix; and how many records of the
@@ -210,14 +215,14 @@ def events_from_topics(
     from fraudstream.settings import TopicNames
 
     topics = TopicNames(transactions=transactions_topic, labels=labels_topic)
-    checks = ScoringProcessor(topics, models=None, partitions=partitions)  # type: ignore[arg-type]  # never scores
+    checks = ScoringProcessor(topics, models=None, partitions=partitions, registry_url=registry_url)  # type: ignore[arg-type]  # never scores
     now_ms = int(time.time() * 1000)
     timed: list[tuple[int, int, int, int, HistoryEvent]] = []
     next_offsets: dict[tuple[str, int], int] = {}
     rejected = 0
     for kind, topic in ((TRANSACTION, transactions_topic), (LABEL, labels_topic)):
         schema: SchemaName = "Transaction" if kind == TRANSACTION else "Label"
-        _, records = read_topic(kafka, topic, schema, timeout=600, keep_records=True)
+        _, records = read_topic(kafka, topic, schema, timeout=600, keep_records=True, registry_url=registry_url)
         for partition in range(partitions):
             next_offsets[(topic, partition)] = 0
         ended: set[int] = set()

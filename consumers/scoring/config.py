@@ -22,6 +22,8 @@ class WorkerConfig(BaseModel):
     bootstrap_servers: str
     security: KafkaSecurity = Field(default_factory=KafkaSecurity)
     topics: TopicNames = Field(default_factory=TopicNames)
+    #: Confluent framing through this schema registry for what the worker reads and writes (None: single-object)
+    schema_registry_url: str | None = None
     model_store: str
     #: Faust app id: the consumer group, and the prefix of the tables' changelog topics
     app_id: str = Field(default="fraudstream-scoring", min_length=1)

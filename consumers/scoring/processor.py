@@ -53,7 +53,8 @@ from features.engine import LabelView, TransactionView, categorical_features, tr
 from features.terminal_state import TerminalState, terminal_features
 from fraudstream.pan import contains_pan, may_hold_pan
 from fraudstream.settings import TopicNames
-from schemas.codec import AvroCodec, DecodeError, DecodeReason
+from schemas.codec import DecodeError, DecodeReason, SchemaStore
+from schemas.confluent import ConfluentCodec, RecordCodec, codec_for
 from schemas.decision_encoding import DecisionBatchEncoder, DecisionReason, ShadowVerdict
 from schemas.models import Label, Transaction
 
@@ -85,6 +86,7 @@ class ScoringProcessor:
         max_future_ms: int = DAY_MS,
         clock: Callable[[], float] = time.time,
         cache_size: int = 500_000,
+        registry_url: str | None = None,
     ) -> None:
         self.topics, self.models, self.partitions, self.config = topics, models, partitions, config
         self.shadow, self.max_future_ms, self.clock = shadow, max_future_ms, clock
@@ -95,8 +97,11 @@ class ScoringProcessor:
         #: partitions are assigned or revoked.
         self.cache: OrderedDict[tuple[str, str], CardState | list[TerminalState | None]] = OrderedDict()
         self.cache_size = cache_size
-        self.tx_codec = AvroCodec.for_record("Transaction")
-        self.label_codec = AvroCodec.for_record("Label", self.tx_codec.store)
+        store = SchemaStore.default()
+        self.tx_codec = codec_for("Transaction", topics.transactions, registry_url, store)
+        self.label_codec = codec_for("Label", topics.labels, registry_url, store)
+        #: Decisions written Confluent-framed (their 5-byte header) when a registry is set
+        self.decision_framing = codec_for("Decision", topics.decisions, registry_url, store)
         self.decision_encoder: DecisionBatchEncoder | None = None  # built for the current model's features
         #: the partition numbers this process owns (None: all of them), and how it reads the
         #: terminal partials of the others: ``foreign(key, partition)``
@@ -230,7 +235,7 @@ class ScoringProcessor:
         result.dead_letters.append(dead_letter_copy(event, reason, message))
         result.dead_letter_reasons.append(reason)
 
-    def _validated(self, event: InputEvent, result: BatchResult, codec: AvroCodec, model: Any) -> Any:
+    def _validated(self, event: InputEvent, result: BatchResult, codec: RecordCodec, model: Any) -> Any:
         try:
             record = codec.decode(event.value)
         except DecodeError as exc:
@@ -292,7 +297,9 @@ class ScoringProcessor:
         model = self.models.current
         names = model.feature_names
         if self.decision_encoder is None or self.decision_encoder.feature_names != names:
-            self.decision_encoder = DecisionBatchEncoder(names)
+            framing = self.decision_framing
+            header = framing.header if isinstance(framing, ConfluentCodec) else None
+            self.decision_encoder = DecisionBatchEncoder(names, header=header)
         matrix = np.array([s.vector for s in result.scored], dtype=float)
         scores = model.predict(matrix)
         decisions = model.decide(scores)

@@ -197,7 +197,8 @@ class ScoringWorker:
         if self.processor is None:
             watch = ModelWatch(self.registry, interval=self.config.reload_interval, on_change=self._on_model)
             self.processor = ScoringProcessor(self.config.topics, watch, self.config.partitions, shadow=self.shadow,
-                                              cache_size=self.config.state_cache_entries)  # fmt: skip
+                                              cache_size=self.config.state_cache_entries,
+                                              registry_url=self.config.schema_registry_url)  # fmt: skip
             self.processor.foreign = self.view.get
             self._on_assigned()
         # Batch N+1 reads batch N's states from the processor's cache, which holds them until
