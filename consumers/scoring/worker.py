@@ -62,6 +62,7 @@ from consumers.scoring.terminal_view import ChangelogView
 from features.definitions import DEFAULT_CONFIG
 from fraudstream.kafka import PRODUCER_DEFAULTS, client_config
 from registry import LoadedModel, ModelRegistry
+from schemas.confluent import SchemaRegistryError
 
 __all__ = ["ScoringWorker", "build_app", "pipelined"]
 
@@ -72,6 +73,8 @@ P = TypeVar("P")
 DELIVERY_TIMEOUT = 60.0
 #: the exit code of a worker that stopped because it could not deliver (EX_SOFTWARE)
 UNDELIVERED_EXIT_CODE = 70
+#: the exit code of a worker that stopped because the schema registry cannot be reached (EX_UNAVAILABLE)
+REGISTRY_EXIT_CODE = 69
 
 
 async def pipelined(
@@ -214,7 +217,13 @@ class ScoringWorker:
         # before the batch: a promotion applies to every batch that starts after it is seen
         if processor.models.maybe_reload():
             metrics.MODEL_RELOADS.inc()
-        result = processor.process(batch.events, self.state)
+        try:
+            result = processor.process(batch.events, self.state)
+        except SchemaRegistryError as exc:
+            # the records are good but cannot be read or written now: leave their offsets
+            # uncommitted for the restarted worker rather than dead-letter them
+            log.critical(f"{exc}; exiting before offsets are committed")
+            os._exit(REGISTRY_EXIT_CODE)
         return self.delivery.produce(result, started, self._watermarks_after(batch))
 
     async def complete_batch(self, batch: FetchedBatch, pending: PendingBatch) -> None:

@@ -22,12 +22,14 @@ from confluent_kafka.serialization import MessageField, SerializationContext
 from cli.schema_registry import LocalSchemaRegistry
 from consumers.drift.config import DriftConfig
 from consumers.drift.consumer import run_drift
+from consumers.scoring.worker import REGISTRY_EXIT_CODE
 from consumers.topic_audit import end_offsets, read_topic
 from fraudstream.settings import PROJECT_ROOT, TopicNames
 from producers.adapters import load_dataset
 from producers.config import GeneratorConfig
 from producers.replay import transaction_records
 from schemas.codec import AvroCodec, load_schema_json
+from schemas.confluent import codec_for
 from tests.integration.worker_harness import WorkerProcess, free_port, promoted_model, topic_size, wait_for
 
 PARTITIONS = 3
@@ -39,6 +41,14 @@ def registry(tmp_path_factory):
     local.start()
     yield local
     local.stop()
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A dataset and a production model trained on it."""
+    root = tmp_path_factory.mktemp("registry-model")
+    data, store, _ = promoted_model(root, GeneratorConfig(n_customers=150, n_terminals=300, n_days=21, seed=11))
+    return data, store
 
 
 def _raw_values(bootstrap: str, topic: str) -> list[bytes]:
@@ -62,9 +72,9 @@ def _raw_values(bootstrap: str, topic: str) -> list[bytes]:
 
 
 def test_producers_worker_and_drift_consumer_speak_the_confluent_wire_format_through_a_real_registry(
-    registry, bootstrap_servers, topic_factory, tmp_path
+    registry, trained, bootstrap_servers, topic_factory, tmp_path, request
 ) -> None:
-    data, store, _ = promoted_model(tmp_path, GeneratorConfig(n_customers=150, n_terminals=300, n_days=21, seed=11))
+    data, store = trained
     dataset = load_dataset(data)
     topics = TopicNames(
         transactions=topic_factory("tx", PARTITIONS), labels=topic_factory("labels", PARTITIONS),
@@ -80,6 +90,7 @@ def test_producers_worker_and_drift_consumer_speak_the_confluent_wire_format_thr
     # transactions written by confluent-kafka's own serializer, after the history, and one
     # written single-object (before the topic switched framing): the worker reads all of them
     client = SchemaRegistryClient({"url": registry.url})
+    request.addfinalizer(client.close)
     serializer = AvroSerializer(client, json.dumps(load_schema_json("Transaction")))
     last = transaction_records(dataset.transactions.tail(4))
     extra = [{**record, "transaction_id": f"{record['transaction_id']}-confluent",
@@ -138,3 +149,38 @@ def test_producers_worker_and_drift_consumer_speak_the_confluent_wire_format_thr
     subjects = set(client.get_subjects())
     assert {f"{topic}-value" for topic in (topics.transactions, topics.labels, topics.decisions,
                                            topics.drift_reports)} <= subjects  # fmt: skip
+
+
+def test_a_worker_that_cannot_reach_the_registry_exits_in_one_line_with_the_record_uncommitted(
+    registry, trained, bootstrap_servers, topic_factory, tmp_path
+) -> None:
+    data, store = trained
+    dataset = load_dataset(data)
+    topics = TopicNames(transactions=topic_factory("tx", 1), labels=topic_factory("labels", 1),
+                        decisions=topic_factory("decisions", 1), dlq=topic_factory("dlq", 1))  # fmt: skip
+    record = transaction_records(dataset.transactions.tail(1))[0]
+    value = codec_for("Transaction", topics.transactions, registry.url).encode(record)  # id known to `registry` only
+    producer = Producer({"bootstrap.servers": bootstrap_servers})
+    producer.produce(topics.transactions, value, record["card_id"].encode())
+    assert producer.flush(30) == 0
+    (tmp_path / "worker").mkdir()
+    unreachable = f"http://127.0.0.1:{free_port()}/apis/ccompat/v7"
+    worker = WorkerProcess(bootstrap_servers, topics, store, "registry-down", tmp_path / "worker", partitions=1,
+                           env={"FRAUDSTREAM_SCHEMA_REGISTRY_URL": unreachable}).start()  # fmt: skip
+    try:
+        assert worker.wait(120) == REGISTRY_EXIT_CODE
+    finally:
+        worker.stop()
+    log = worker.log_path.read_text()
+    (line,) = [line for line in log.splitlines() if "CRITICAL" in line]
+    assert unreachable in line
+    assert "exiting before offsets are committed" in line
+    assert "Traceback" not in log
+    assert topic_size(bootstrap_servers, topics.dlq) == 0
+    assert topic_size(bootstrap_servers, topics.decisions) == 0
+    consumer = Consumer({"bootstrap.servers": bootstrap_servers, "group.id": "registry-down"})
+    try:
+        (committed,) = consumer.committed([TopicPartition(topics.transactions, 0)], timeout=10)
+    finally:
+        consumer.close()
+    assert committed.offset < 1  # the record comes again for the restarted worker
