@@ -2,12 +2,14 @@
 
     uv run python bench/selection.py [--datasets other-seed other-mix handbook] [--gate-seeds 42 7 123]
         [--threshold-sources training_days fold_weeks] [--demo-seeds 7 11 12]
+        [--methods today prequential prequential-card] [--gate-methods prequential prequential-card]
 
 Part 1, for each dataset: four consecutive test weeks (the last four of the data), each trained
 twice by ``train()`` with the default 7/7/7 protocol: once as today's trainer (``trials`` 0: the
 tuned defaults, early stopping on the last two training days, thresholds on per-day out-of-fold
 scores) and once with the default prequential selection (Optuna over families on four weekly folds,
-label-delay-weighted thresholds). Test-period AUC-ROC, average precision and card precision@100,
+label-delay-weighted thresholds), and with ``prequential-card`` once more with the search ranking
+candidates by validation AP plus card precision@100. Test-period AUC-ROC, average precision and card precision@100,
 and precision/recall/F1 at the review threshold, per week and as means.
 
 Datasets (none is the seed-42 default the old defaults were tuned on):
@@ -58,7 +60,8 @@ DATASETS: dict[str, dict[str, Any]] = {
     "handbook": {"seed": 13, "card_testing_per_day": 0.0, "night_spending_per_day": 0.0,
                  "velocity_spike_per_day": 0.0, "unusual_merchant_per_day": 0.0, "label_delay_fixed_days": 7.0},
 }  # fmt: skip
-METHODS = {"today": {"trials": 0}, "prequential": {}}
+METHODS: dict[str, dict[str, Any]] = {"today": {"trials": 0}, "prequential": {},
+           "prequential-card": {"selection_objective": "average_precision+card_precision"}}  # fmt: skip
 WEEKS = 4
 
 
@@ -86,6 +89,8 @@ def main() -> int:
                         choices=["training_days", "fold_weeks"])  # fmt: skip
     parser.add_argument("--demo-seeds", type=int, nargs="*", default=[7, 11, 12])
     parser.add_argument("--methods", nargs="*", choices=sorted(METHODS), default=list(METHODS))
+    parser.add_argument("--gate-methods", nargs="*", choices=sorted(set(METHODS) - {"today"}),
+                        default=["prequential"], help="selection variants trained on the default dataset")  # fmt: skip
     parser.add_argument("--days", type=int, default=120, help="days of data per part-1 dataset")
     add_smoke_flag(parser)
     args = parser.parse_args()
@@ -128,11 +133,11 @@ def main() -> int:
         for seed in args.gate_seeds:
             data = root / f"default-{seed}"
             generate_to(GeneratorConfig(seed=seed), data, progress=quiet)
-            for source in args.threshold_sources:
+            for method, source in ((m, s) for m in args.gate_methods for s in args.threshold_sources):
                 config = TrainConfig(data=data, store_uri=f"file://{root / 'store'}", report_dir=root / "r",
-                                     threshold_source=source)  # fmt: skip
+                                     threshold_source=source, **METHODS[method])  # fmt: skip
                 started = time.perf_counter()
-                run = {"seed": seed, "thresholds": source,
+                run = {"seed": seed, "method": method, "thresholds": source,
                        **summary(train(config, progress=quiet), time.perf_counter() - started)}  # fmt: skip
                 out["gates"].append(run)
                 print(json.dumps(run), flush=True)
@@ -163,12 +168,13 @@ def main() -> int:
     for part, key, label in (("gates", "thresholds", "default dataset seed"), ("demo", "world", "demo seed")):
         if not out[part]:
             continue
-        print(f"\n| {label} | {key} | family | AP | P / R / F1 at review | gates | train (s) |")
-        print("|---|---|---|---|---|---|---|")
+        print(f"\n| {label} | method | {key} | family | AP | P / R / F1 at review | gates | train (s) |")
+        print("|---|---|---|---|---|---|---|---|")
         for r in out[part]:
             at = r["at_review"]
             gates = "pass" if not r["gates_failed"] else "FAIL: " + "; ".join(r["gates_failed"])
-            print(f"| {r['seed']} | {r[key]} | {r['family']} | {r['average_precision']:.3f} | {at['precision']:.3f} / "
+            print(f"| {r['seed']} | {r.get('method', 'prequential')} | {r[key]} | {r['family']} "
+                  f"| {r['average_precision']:.3f} | {at['precision']:.3f} / "
                   f"{at['recall']:.3f} / {at['f1']:.3f} | {gates} | {r['seconds']} |")  # fmt: skip
     if out["retrain"]:
         print("\n| demo seed | thresholds | challenger F1 / AP | production F1 / AP | staged |")

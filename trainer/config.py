@@ -103,6 +103,9 @@ class TrainConfig(BaseModel):
     time_budget_seconds: float = Field(default=100.0, gt=0)
     #: prequential folds (a week each, newest first); fewer when the data does not reach back
     folds: int = Field(default=4, ge=1)
+    #: what the search ranks candidates by: mean validation average precision, or that plus mean
+    #: validation card precision@100 (``trainer/selection.py``)
+    selection_objective: Literal["average_precision", "average_precision+card_precision"] = "average_precision"
     families: tuple[Literal["xgboost", "random_forest", "logistic_regression"], ...] = (
         "xgboost", "random_forest", "logistic_regression",
     )  # fmt: skip

@@ -11,7 +11,10 @@ the labels reported before ``T``. Its candidates are judged the same way, shifte
 Each candidate (a model family and its hyperparameters, proposed by Optuna's seeded TPE sampler) is
 fit on every fold's training set and scored on the fold's validation week; the candidate with the
 best mean validation average precision wins and is refit at ``T`` by the caller. Nothing at or after
-``T`` is read: neither a transaction nor a label.
+``T`` is read: neither a transaction nor a label. With ``cards`` given, a candidate's score is the
+mean over folds of its validation AP plus its validation card precision@100 (each day's 100 cards
+with the highest score that are not known compromised at the fold's validation start, as the test
+period is judged): the two figures a review queue is judged on, equally weighted.
 
 Label maturity. At ``T`` a validation transaction of age ``a`` has had ``a`` days to be reported.
 Frauds not yet reported look genuine there, and a threshold chosen for a precision target on such
@@ -43,6 +46,7 @@ import pandas as pd
 import xgboost as xgb
 from sklearn.metrics import average_precision_score
 
+from trainer.evaluation import card_precision_at_k
 from trainer.models import XGB_DEFAULTS, LogisticBaseline
 
 __all__ = ["FAMILIES", "SERVED_FAMILIES", "Fold", "ReportingCurve", "Selection", "prequential_folds", "select_model"]
@@ -146,6 +150,10 @@ class FoldData:
     weight_valid: np.ndarray
     negative_share: float
     seed: int
+    #: the validation week's card_id, event_time and is_fraud (as known at T), and the cards known
+    #: compromised at its start (None: the objective is AP alone)
+    cards_valid: pd.DataFrame | None = None
+    compromised: frozenset[str] = frozenset()
     matrices: dict[bool, xgb.QuantileDMatrix] = field(default_factory=dict)
 
     def matrix(self, names: list[str], full: bool) -> xgb.QuantileDMatrix:
@@ -170,8 +178,11 @@ class Selection:
     #: of the chosen candidate refit on every row of each fold (the search saw a share of genuines)
     mean_validation_ap: float
     fold_aps: list[float]
-    #: the chosen candidate's mean validation AP in the search
+    #: the chosen candidate's value in the search: its mean validation AP (plus card precision@100
+    #: under that objective), of the share of genuines it was searched on
     search_validation_ap: float
+    #: what the search ranked by: ``average_precision`` or ``average_precision+card_precision_at_100``
+    objective: str
     folds: list[Fold]
     #: pooled validation scores of the chosen candidate's fold models, their labels as known at T,
     #: and each reported fraud's weight 1/F(age) (1 elsewhere): what thresholds are chosen on
@@ -198,7 +209,7 @@ class Selection:
             "method": "prequential validation, Optuna TPE over model families",
             "family": self.family, "params": self.params, "rounds": self.rounds,
             "mean_validation_average_precision": self.mean_validation_ap, "fold_average_precision": self.fold_aps,
-            "search_validation_average_precision": self.search_validation_ap,
+            "search_validation_average_precision": self.search_validation_ap, "objective": self.objective,
             "folds": [fold.as_dict() for fold in self.folds], "trials": self.trials, "pruned": self.pruned,
             "seconds": round(self.seconds, 1), "leaderboard": self.leaderboard,
             "label_maturity": self.curve.summary(), "note": self.note,
@@ -253,9 +264,11 @@ def select_model(
     families: tuple[str, ...] = FAMILIES,
     default_rounds: int = 200,
     negative_share: float = 0.25,
+    cards: np.ndarray | None = None,
     progress: Progress = print,
 ) -> Selection:
-    """The best candidate by mean validation AP over ``folds``; ``known_at(t)``: frauds reported before t.
+    """The best candidate by mean validation AP over ``folds`` (plus card precision@100 with
+    ``cards``, each row's card id); ``known_at(t)``: frauds reported before t.
 
     The first trials are the XGBoost defaults with ``default_rounds`` (the trainer passes the rounds
     early stopping chose: the model the trainer would fit without a search) and the logistic baseline,
@@ -282,7 +295,21 @@ def select_model(
         if not (0 < y_fit.sum() < len(y_fit) and 0 < y_valid.sum() < len(y_valid)):
             raise ValueError(f"fold {fold.as_dict()} needs known frauds and genuine transactions in both periods")
         weight = np.where(y_valid, 1.0 / curve.share_reported(age_now[valid]), 1.0)
-        data.append(FoldData(x[fit], y_fit.astype(float), x[valid], y_valid, weight, negative_share, seed + len(data)))
+        frame, compromised = None, frozenset[str]()
+        if cards is not None:
+            before = np.asarray((event_times < pd.Timestamp(fold.valid_start)).to_numpy())
+            compromised = frozenset(cards[before & known_at(fold.valid_start)].tolist())
+            frame = pd.DataFrame({"card_id": cards[valid], "event_time": event_times[valid].reset_index(drop=True),
+                                  "is_fraud": y_valid})  # fmt: skip
+        data.append(FoldData(x[fit], y_fit.astype(float), x[valid], y_valid, weight, negative_share, seed + len(data),
+                             frame, compromised))  # fmt: skip
+    objective_name = "average_precision" if cards is None else "average_precision+card_precision_at_100"
+
+    def fold_value(fold: FoldData, scores: np.ndarray) -> float:
+        value = float(average_precision_score(fold.y_valid, scores))
+        if fold.cards_valid is not None:
+            value += card_precision_at_k(fold.cards_valid, scores, fold.compromised, k=100)[0]
+        return value
 
     def objective(trial: optuna.Trial) -> float:
         family = trial.suggest_categorical("family", families)
@@ -292,18 +319,18 @@ def select_model(
             params, rounds = _tree_candidate(trial, family)
         trial.set_user_attr("params", params)
         trial.set_user_attr("rounds", rounds)
-        aps = []
+        values = []
         for step, fold in enumerate(data):
             fold_scores = _fit_predict(fold, names, family, params, rounds)
-            aps.append(float(average_precision_score(fold.y_valid, fold_scores)))
-            trial.report(float(np.mean(aps)), step)
+            values.append(fold_value(fold, fold_scores))
+            trial.report(float(np.mean(values)), step)
             if trial.should_prune():
                 raise optuna.TrialPruned()
-        trial.set_user_attr("fold_aps", aps)
-        value = float(np.mean(aps))
+        trial.set_user_attr("fold_values", values)
+        value = float(np.mean(values))
         elapsed = time.perf_counter() - started
         progress(f"trial {trial.number + 1}/{trials} ({elapsed:.0f} s of {time_budget_seconds:.0f}): {family} "
-                 f"mean validation AP {value:.4f} over {len(aps)} folds")  # fmt: skip
+                 f"mean validation {objective_name} {value:.4f} over {len(values)} folds")  # fmt: skip
         return value
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -333,11 +360,11 @@ def select_model(
     overall = max(complete, key=lambda t: t.value or -math.inf)
     note = ""
     if overall.params["family"] not in SERVED_FAMILIES:
-        note = (f"{overall.params['family']} had the best validation AP ({overall.value:.4f}); the worker "
-                f"serves XGBoost-format models, so the best of those ({best.params['family']}, "
+        note = (f"{overall.params['family']} had the best validation {objective_name} ({overall.value:.4f}); "
+                f"the worker serves XGBoost-format models, so the best of those ({best.params['family']}, "
                 f"{best.value:.4f}) is served")  # fmt: skip
     leaderboard = [
-        {"trial": t.number, "family": t.params["family"], "mean_validation_average_precision": round(t.value or 0, 5)}
+        {"trial": t.number, "family": t.params["family"], f"mean_validation_{objective_name}": round(t.value or 0, 5)}
         for t in sorted(complete, key=lambda t: -(t.value or 0))[:8]
     ]
     # the chosen candidate on every row of each fold: its validation scores are what thresholds are
@@ -351,7 +378,7 @@ def select_model(
     return Selection(
         family=best.params["family"], params=best.user_attrs["params"], rounds=best.user_attrs["rounds"],
         mean_validation_ap=float(np.mean(full_aps)), fold_aps=full_aps, folds=folds,
-        search_validation_ap=float(best.value or 0), validation_scores=np.concatenate(chosen),
+        search_validation_ap=float(best.value or 0), objective=objective_name, validation_scores=np.concatenate(chosen),
         validation_truth=truth, validation_weights=weights,
         validation_sizes=[len(fold.y_valid) for fold in data], curve=curve,
         trials=len(study.trials), pruned=sum(t.state == optuna.trial.TrialState.PRUNED for t in study.trials),

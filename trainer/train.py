@@ -168,6 +168,7 @@ def train(config: TrainConfig, progress: Progress = print) -> TrainResult:
             x, names, tx["event_time"], lambda cutoff: known_fraud_before(tx, labels, cutoff), folds,
             periods.test_start, curve, trials=config.trials, time_budget_seconds=config.time_budget_seconds,
             seed=config.seed, families=config.families, default_rounds=early["best_iteration"] + 1,
+            cards=tx["card_id"].to_numpy() if config.selection_objective != "average_precision" else None,
             progress=lambda m: progress(f"  {m}"),
         )  # fmt: skip
         params, rounds = selection.params, selection.rounds

@@ -50,7 +50,8 @@ def test_a_reporting_curve_from_too_few_frauds_corrects_nothing() -> None:
     assert (curve.share_reported(np.array([1.0, 8.0])) == 1.0).all()
 
 
-def test_the_selection_reads_nothing_from_the_test_period_on(long_data) -> None:
+@pytest.mark.parametrize("card_aware", [False, True], ids=["average-precision", "with-card-precision"])
+def test_the_selection_reads_nothing_from_the_test_period_on(long_data, card_aware: bool) -> None:
     dataset = load_dataset(long_data)
     tx, labels = dataset.transactions, dataset.labels
     x = compute_features(tx, labels).to_numpy(dtype=float)
@@ -62,7 +63,8 @@ def test_the_selection_reads_nothing_from_the_test_period_on(long_data) -> None:
     def run(x: np.ndarray, labels: pd.DataFrame):
         curve = ReportingCurve.from_labels(labels, test_start)
         return select_model(x, names, tx["event_time"], lambda t: known_fraud_before(tx, labels, t), folds,
-                            test_start, curve, trials=3, time_budget_seconds=600, progress=lambda m: None)  # fmt: skip
+                            test_start, curve, trials=3, time_budget_seconds=600, progress=lambda m: None,
+                            cards=tx["card_id"].to_numpy() if card_aware else None)  # fmt: skip
 
     first = run(x, labels)
     later = (tx["event_time"] >= pd.Timestamp(test_start)).to_numpy()
@@ -79,7 +81,9 @@ def test_the_selection_reads_nothing_from_the_test_period_on(long_data) -> None:
     assert len(first.fold_aps) == 2
     assert first.mean_validation_ap == pytest.approx(np.mean(first.fold_aps))
     served = [row for row in first.leaderboard if row["family"] != "logistic_regression"]
-    best_served = max(row["mean_validation_average_precision"] for row in served)
+    objective = "average_precision+card_precision_at_100" if card_aware else "average_precision"
+    assert first.objective == objective
+    best_served = max(row[f"mean_validation_{objective}"] for row in served)
     assert first.search_validation_ap == pytest.approx(best_served, abs=1e-5)
 
 
