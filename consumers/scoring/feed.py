@@ -518,12 +518,13 @@ def read_again(consumer: Any, offsets: dict[TP, int]) -> None:
     returned and the feed did not deliver, so they come again.
 
     aiokafka moves a partition's position past the records a fetch returns; a record dropped
-    without a seek back is never read again by this process, and its offset is committed once a
-    later one is acked (Faust registers the gap). Faust relies on its seek to the committed
-    offsets after a recovery, which aiokafka skips for a partition whose committed offset is 0 or
-    none (``seek_to_committed``): the first rebalance of a new group lost a fetch of every
-    partition that way. The seek is synchronous (aiokafka's ``seek``), so the next fetch starts
-    there; a record read twice is processed twice at most, and its decision is identical.
+    without a seek back is never read again by this process (and once later offsets are acked,
+    the commits may pass it). Faust relies on its seek to the committed offsets after a recovery,
+    which aiokafka skips for a partition whose committed offset is 0 or none
+    (``seek_to_committed``): a new group's records are lost without this. The same holds for a
+    partition the feed paused (ahead of the others) while a fetch for it was under way. The seek
+    is synchronous (aiokafka's ``seek``), so the next fetch starts there; a record read twice is
+    processed twice at most, and its decision is identical.
     """
     assigned = consumer.assignment()
     for tp, offset in offsets.items():
