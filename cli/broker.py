@@ -99,21 +99,10 @@ class LocalBroker:
         """Resolve the broker jars with Maven once; later starts reuse ``target/libs``."""
         if LIBS_DIR.is_dir() and any(LIBS_DIR.glob("kafka_2.13-*.jar")):
             return
-        mvn = shutil.which("mvn")
-        if mvn is None:
-            raise BrokerError(
-                "Maven ('mvn') is not on PATH; it is needed once to fetch the Kafka jars. "
-                "Install it (Debian: apt-get install maven) and retry."
-            )
         print(f"Resolving Kafka jars from Maven Central into {LIBS_DIR} (first start only)...")
-        result = subprocess.run(
-            [mvn, "-q", "-B", "-f", str(INFRA_DIR / "pom.xml"), "package"],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if result.returncode != 0:
-            raise BrokerError("Maven could not resolve the Kafka jars:\n" + (result.stdout + result.stderr)[-4000:])
+        failure = maven_package(INFRA_DIR / "pom.xml", "the Kafka jars")
+        if failure:
+            raise BrokerError(failure)
 
     def render_config(self) -> None:
         template = string.Template((INFRA_DIR / "server.properties.template").read_text())
@@ -133,9 +122,8 @@ class LocalBroker:
         self.config_file.write_text(text)
 
     def _java(self) -> str:
-        java_home = os.environ.get("JAVA_HOME")
-        java = str(Path(java_home) / "bin" / "java") if java_home else shutil.which("java")
-        if not java or not Path(java).exists():
+        java = java_executable()
+        if java is None:
             raise BrokerError("Java 17+ is needed for the local broker; 'java' is not on PATH.")
         return java
 
@@ -204,7 +192,7 @@ class LocalBroker:
         """Start the broker (no-op if running) and return seconds from launch to ready."""
         if self.pid() is not None and self.is_ready():
             return 0.0
-        if self.pid() is None and _port_in_use(self.port):
+        if self.pid() is None and port_in_use(self.port):
             if self.is_ready():
                 raise BrokerError(
                     f"Another Kafka broker already listens on 127.0.0.1:{self.port}. Use it by "
@@ -272,7 +260,26 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _port_in_use(port: int) -> bool:
+def java_executable() -> str | None:
+    """``$JAVA_HOME/bin/java``, else ``java`` on PATH (None: neither)."""
+    java_home = os.environ.get("JAVA_HOME")
+    java = str(Path(java_home) / "bin" / "java") if java_home else shutil.which("java")
+    return java if java and Path(java).exists() else None
+
+
+def maven_package(pom: Path, what: str) -> str | None:
+    """Run ``mvn package`` on ``pom`` (what it resolves from Maven Central); the error to show, or None."""
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        return (f"Maven ('mvn') is not on PATH; it is needed once to fetch {what}. "
+                "Install it (Debian: apt-get install maven) and retry.")  # fmt: skip
+    result = subprocess.run([mvn, "-q", "-B", "-f", str(pom), "package"], capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        return f"Maven could not resolve {what}:\n" + (result.stdout + result.stderr)[-4000:]
+    return None
+
+
+def port_in_use(port: int) -> bool:
     import socket
 
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:

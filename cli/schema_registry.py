@@ -9,15 +9,14 @@ points the setting at its own registry. ``infra/schema-registry/pom.xml`` says w
 from __future__ import annotations
 
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
+from cli.broker import java_executable, maven_package, port_in_use
 from fraudstream.errors import FraudstreamError
 from fraudstream.settings import PROJECT_ROOT
 
@@ -59,20 +58,11 @@ class LocalSchemaRegistry:
         found = sorted(DIST_DIR.glob("apicurio-registry-app-*-runner.jar"))
         if found:
             return found[-1]
-        mvn = shutil.which("mvn")
-        if mvn is None:
-            raise SchemaRegistryLaunchError(
-                "Maven ('mvn') is not on PATH; it is needed once to fetch the schema registry. "
-                "Install it (Debian: apt-get install maven) and retry."
-            )
         print(f"Resolving Apicurio Registry from Maven Central into {DIST_DIR} (first start only)...", flush=True)
-        result = subprocess.run([mvn, "-q", "-B", "-f", str(INFRA_DIR / "pom.xml"), "package"],
-                                capture_output=True, text=True, check=False)  # fmt: skip
+        failure = maven_package(INFRA_DIR / "pom.xml", "the schema registry")
         found = sorted(DIST_DIR.glob("apicurio-registry-app-*-runner.jar"))
-        if result.returncode != 0 or not found:
-            raise SchemaRegistryLaunchError(
-                "Maven could not resolve the schema registry:\n" + (result.stdout + result.stderr)[-4000:]
-            )
+        if failure or not found:
+            raise SchemaRegistryLaunchError(failure or f"Maven left no runner jar in {DIST_DIR}")
         return found[-1]
 
     def pid(self) -> int | None:
@@ -95,14 +85,11 @@ class LocalSchemaRegistry:
         """Start the registry (no-op if ours runs) and return the seconds it took to answer."""
         if self.pid() is not None and self.is_ready():
             return 0.0
-        with socket.socket() as sock:
-            sock.settimeout(0.5)
-            if sock.connect_ex(("127.0.0.1", self.port)) == 0:
-                raise SchemaRegistryLaunchError(f"Port {self.port} is in use by another program; pick another port.")
+        if port_in_use(self.port):
+            raise SchemaRegistryLaunchError(f"Port {self.port} is in use by another program; pick another port.")
         jar = self.runner()
-        java_home = os.environ.get("JAVA_HOME")
-        java = str(Path(java_home) / "bin" / "java") if java_home else shutil.which("java")
-        if not java:
+        java = java_executable()
+        if java is None:
             raise SchemaRegistryLaunchError("Java 17+ is needed for the local schema registry; 'java' is not on PATH.")
         self.home.mkdir(parents=True, exist_ok=True)
         started = time.monotonic()

@@ -17,8 +17,8 @@ import pytest
 from bench.run_all import SCRIPTS
 from fraudstream.settings import PROJECT_ROOT
 
-#: the smoke runs are set up once, in the first test's time: two lanes of about 300 s on this
-#: machine kind (each script has its own 300 s limit)
+#: the smoke runs are set up once, in the first test's time: two lanes of scripts, each script
+#: with its own 300 s limit
 pytestmark = pytest.mark.timeout(600)
 
 #: the longest smoke runs first, so the two lanes end together

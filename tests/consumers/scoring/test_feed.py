@@ -329,7 +329,7 @@ def test_a_fetch_of_a_partition_paused_meanwhile_is_read_again() -> None:
     # Table recovery pauses the source partitions while a fetch that asked for them is under way:
     # drain drops that fetch's records, as Faust's does, but aiokafka's position has moved past
     # them. Faust's seek after the recovery skips a partition with no committed offset (a new
-    # group), so they were lost: a warm worker pair never decided two of four partitions (CI).
+    # group), so they were lost.
     from consumers.scoring.feed import drain
 
     tx0, tx1 = TP(TX, 0), TP(TX, 1)
