@@ -514,24 +514,32 @@ def first_unread(records: list[Any], read_offset: int | None) -> int | None:
 
 
 def read_again(consumer: Any, offsets: dict[TP, int]) -> None:
-    """Seek each assigned source partition back to the first of its records that a fetch
-    returned and the feed did not deliver, so they come again.
+    """Seek each source partition whose position has moved past the first of its records that a
+    fetch returned and the feed did not deliver back to that record, so it comes again.
 
     aiokafka moves a partition's position past the records a fetch returns; a record dropped
     without a seek back is never read again by this process (and once later offsets are acked,
     the commits may pass it). Faust relies on its seek to the committed offsets after a recovery,
     which aiokafka skips for a partition whose committed offset is 0 or none
     (``seek_to_committed``): a new group's records are lost without this. The same holds for a
-    partition the feed paused (ahead of the others) while a fetch for it was under way. The seek
-    is synchronous (aiokafka's ``seek``), so the next fetch starts there; a record read twice is
-    processed twice at most, and its decision is identical.
+    partition the feed paused (ahead of the others) while a fetch for it was under way.
+
+    Only a position at or past the records moves: records of an assignment that a rebalance has
+    replaced since the fetch must not move the new one, which starts at the committed offset
+    (aiokafka keeps a new state per partition for each assignment), and a seek ahead of that would
+    skip records never processed. Faust's read offset is left alone: it is at most the first
+    record not delivered, so the records come again through its rule, and a revocation has
+    cleared it for the next assignment. The seek is synchronous (aiokafka's ``seek``), so the next
+    fetch starts there; a record read twice is processed twice at most, and its decision is
+    identical.
     """
     assigned = consumer.assignment()
+    positions = fetch_state(consumer)
     for tp, offset in offsets.items():
-        if tp in assigned:
+        position = positions.position(tp)
+        if tp in assigned and position is not None and position > offset:
             consumer.log.info(f"reading {tp.topic}[{tp.partition}] again from offset {offset}: a fetch was dropped")
             consumer._thread.seek(tp, offset)
-            consumer._read_offset[tp] = offset if offset else None
 
 
 def apply_standby(recovery: Any, store: StateStore, tp: TP, records: list[Any], read_offset: Any) -> list[Any]:
@@ -612,6 +620,11 @@ class FetchState:
         """When ``tp``'s newest fetch response arrived: no earlier than the one that delivered its records."""
         state = self._state(tp)
         return int(state.timestamp) if state is not None and state.timestamp is not None else 0
+
+    def position(self, tp: TP) -> int | None:
+        """The offset ``tp``'s next fetch starts at in the current assignment (None: not known yet)."""
+        state = self._state(tp)
+        return int(state.position) if state is not None and state.has_valid_position else None
 
     def at_end(self, tps: Iterable[TP]) -> dict[TP, int | None]:
         """For each of ``tps``: when the request was sent whose response showed it at its end, or None."""

@@ -17,7 +17,6 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -62,19 +61,21 @@ def _pair(bootstrap: str, topics: TopicNames, store: str, app_id: str, root: Pat
     return workers
 
 
-def _committed_to_end(bootstrap: str, group: str, topics: list[str]) -> Callable[[], bool]:
-    """True once ``group`` has committed every partition of ``topics`` at its end."""
-
-    def done() -> bool:
-        consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
-        try:
-            wanted = [TopicPartition(t, p) for t in topics for p in range(PARTITIONS)]
-            committed = consumer.committed(wanted, timeout=10)
-            return all(tp.offset == consumer.get_watermark_offsets(tp, timeout=10)[1] for tp in committed)
-        finally:
-            consumer.close()
-
-    return done
+def _commit_lag(bootstrap: str, group: str, topics: list[str]) -> dict[str, int]:
+    """Per partition of ``topics`` (``topic[p]``), how far ``group``'s committed offset is behind its
+    end (the whole partition when nothing is committed); partitions at their end are left out."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+    try:
+        wanted = [TopicPartition(t, p) for t in topics for p in range(PARTITIONS)]
+        lag = {}
+        for tp in consumer.committed(wanted, timeout=10):
+            end = consumer.get_watermark_offsets(tp, timeout=10)[1]
+            committed = max(tp.offset, 0)
+            if committed != end:
+                lag[f"{tp.topic}[{tp.partition}] committed {tp.offset} of {end}"] = end - committed
+        return lag
+    finally:
+        consumer.close()
 
 
 def _changelog(bootstrap: str, topic: str) -> dict[bytes, tuple[bytes, int]]:
@@ -163,10 +164,12 @@ def test_bootstrapped_state_equals_streamed_state_and_workers_started_on_it_deci
                 worker.start()
         for topics, expected, workers in runs:
             wait_for(lambda t=topics, e=expected: topic_size(bootstrap_servers, t.decisions) >= e, 300,
-                     f"a decision for every transaction on {topics.decisions}", workers[0])  # fmt: skip
-        wait_for(_committed_to_end(bootstrap_servers, streamed_app, [streamed_topics.transactions,
-                                                                     streamed_topics.labels]),
-                 120, "every event committed", streamed_pair[0])  # fmt: skip
+                     f"a decision for every transaction on {topics.decisions}", workers,
+                     detail=lambda t=topics: f"{len(_by_transaction(decisions(bootstrap_servers, t.decisions)))} "
+                                             "transactions decided")  # fmt: skip
+        sources = [streamed_topics.transactions, streamed_topics.labels]
+        lag = lambda: _commit_lag(bootstrap_servers, streamed_app, sources)  # noqa: E731
+        wait_for(lambda: not lag(), 120, "every event committed", streamed_pair, detail=lambda: f"behind: {lag()}")
     finally:
         for _, _, workers in runs:
             for worker in workers:

@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -146,20 +146,30 @@ def topic_size(bootstrap: str, topic: str) -> int:
     return sum(end_offsets(bootstrap, topic).values())
 
 
-def wait_for(predicate: Callable[[], bool], timeout: float, what: str, worker: WorkerProcess | None = None) -> None:
+def wait_for(
+    predicate: Callable[[], bool],
+    timeout: float,
+    what: str,
+    worker: WorkerProcess | Sequence[WorkerProcess] | None = None,
+    detail: Callable[[], str] | None = None,
+) -> None:
+    """Wait until ``predicate()``; fail at once if a worker exits, and on timeout with every
+    worker's log tail and metrics, and ``detail()`` (what is still missing)."""
+    workers = [] if worker is None else [worker] if isinstance(worker, WorkerProcess) else list(worker)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
             return
-        if worker is not None and worker.process is not None and worker.process.poll() is not None:
-            raise AssertionError(
-                f"worker exited ({worker.process.returncode}) waiting for {what}:\n{worker.log_tail()}"
-            )
+        for w in workers:
+            if w.process is not None and w.process.poll() is not None:
+                raise AssertionError(f"worker exited ({w.process.returncode}) waiting for {what}:\n{w.log_tail()}")
         time.sleep(0.25)
-    raise AssertionError(
-        f"timed out after {timeout:.0f} s waiting for {what}"
-        + (f":\n{worker.log_tail()}\n{worker.progress()}" if worker else "")
-    )
+    report = [f"timed out after {timeout:.0f} s waiting for {what}"]
+    if detail is not None:
+        report.append(detail())
+    for index, w in enumerate(workers):
+        report.append(f"--- worker {index} ({w.log_path}):\n{w.log_tail()}\n{w.progress()}")
+    raise AssertionError("\n".join(report))
 
 
 def decisions(bootstrap: KafkaTarget, topic: str) -> list[dict]:

@@ -201,7 +201,12 @@ class FakeDrainConsumer:
         self.assigned = set(fetch)
         self._committed_offset: defaultdict = defaultdict(lambda: None)
         self.seeks: list[tuple[TP, int]] = []
-        self._thread = SimpleNamespace(seek=lambda tp, offset: self.seeks.append((tp, offset)))
+        #: aiokafka's position per partition: past the records its fetch returned
+        self.positions = {tp: records[-1].offset + 1 for tp, records in fetch.items() if records}
+        states = SimpleNamespace(state_value=self._position_state)
+        aiokafka = SimpleNamespace(_subscription=SimpleNamespace(subscription=SimpleNamespace(assignment=states)))
+        self._thread = SimpleNamespace(seek=lambda tp, offset: self.seeks.append((tp, offset)),
+                                       _ensure_consumer=lambda: aiokafka)  # fmt: skip
         self.log = SimpleNamespace(info=lambda msg, *args: None, warning=lambda msg, *args: None)
         self.generation_step = generation_step
         self.callback_got: list[tuple[str, int]] = []
@@ -226,6 +231,10 @@ class FakeDrainConsumer:
 
     def assignment(self) -> set:
         return self.assigned
+
+    def _position_state(self, tp: TP) -> SimpleNamespace:
+        position = self.positions.get(tp)
+        return SimpleNamespace(position=position, has_valid_position=position is not None)
 
     async def _add_gap(self, tp: TP, start: int, end: int) -> None:
         self.gaps.append((tp, start, end))
@@ -344,7 +353,6 @@ def test_a_fetch_of_a_partition_paused_meanwhile_is_read_again() -> None:
     (batch,) = asyncio.run(run())
     assert [(e.partition, e.offset) for e in batch.events] == [(1, 3), (1, 4)]
     assert consumer.seeks == [(tx0, 5)]  # its next fetch starts at the first record not delivered
-    assert consumer._read_offset[tx0] == 5
 
 
 def test_a_fetch_dropped_while_the_flow_is_stopped_is_read_again_where_no_committed_offset_seeks_back() -> None:
@@ -371,6 +379,34 @@ def test_a_fetch_dropped_while_the_flow_is_stopped_is_read_again_where_no_commit
     assert asyncio.run(run()) == 0
     assert seeks == ["committed"]
     assert sorted(consumer.seeks) == [(tx0, 0), (tx2, 7)]
+
+
+def test_a_fetch_of_an_assignment_replaced_meanwhile_moves_neither_the_new_positions_nor_the_read_offsets() -> None:
+    # A fetch under way when a rebalance revokes the partitions returns while the flow is stopped.
+    # The next assignment starts each partition afresh at its committed offset: a seek to where the
+    # old fetch stopped would skip the records between, and a read offset set for the old
+    # assignment would drop them as delivered once the partitions resume.
+    from consumers.scoring.feed import drain
+
+    tx0, tx1 = TP(TX, 0), TP(TX, 1)
+    fetch = {tx0: [record(TX, 0, o) for o in (3305, 3306)], tx1: [record(TX, 1, o) for o in (10, 11)]}
+    consumer = FakeDrainConsumer(fetch)
+    consumer.flow_active = False
+    consumer.positions = {tx0: 3000}  # the new assignment: tx0 at its committed offset, tx1 not reset yet
+
+    async def perform_seek() -> None:
+        pass  # nothing committed yet
+
+    consumer.perform_seek = perform_seek
+
+    async def run() -> int:
+        feed = BatchFeed([TX], batch_size=10)
+        await drain(consumer, SimpleNamespace(_stopped=asyncio.Event()), feed)
+        return feed.queue.qsize()
+
+    assert asyncio.run(run()) == 0
+    assert consumer.seeks == []
+    assert all(offset is None for offset in consumer._read_offset.values())
 
 
 def test_held_records_go_when_another_process_s_watermark_moves_without_waiting_for_a_fetch() -> None:
