@@ -139,23 +139,34 @@ def at_threshold(y_true: np.ndarray, scores: np.ndarray, threshold: float) -> At
 def card_precision_at_k(
     frame: pd.DataFrame, scores: np.ndarray, known_compromised: Iterable[str], k: int = 100
 ) -> tuple[float, list[float]]:
-    """Mean over days of card precision@k; ``frame`` has card_id, event_time, is_fraud."""
-    data = pd.DataFrame(
-        {
-            "card": frame["card_id"].to_numpy(),
-            "day": frame["event_time"].dt.floor("D").to_numpy(),
-            "fraud": frame["is_fraud"].to_numpy(dtype=bool),
-            "score": scores,
-        }
-    )
-    known = set(known_compromised)
+    """Mean over days of card precision@k; ``frame`` has card_id, event_time, is_fraud.
+
+    Each UTC day ranks its cards by their highest score, leaving out cards already known to be
+    compromised (given, or found in an earlier day's top ``k``); ties keep the cards' id order.
+    The model search calls this once per fold and trial, so it works on integer codes, not on a
+    per-day group-by.
+    """
+    card_codes, card_ids = pd.factorize(frame["card_id"].to_numpy(), sort=True)
+    times = pd.DatetimeIndex(frame["event_time"])
+    if times.tz is not None:
+        times = times.tz_convert("UTC").tz_localize(None)
+    day_codes = pd.factorize(times.to_numpy().astype("datetime64[D]"), sort=True)[0]
+    n_cards = max(len(card_ids), 1)
+    groups, group_of = np.unique(day_codes.astype(np.int64) * n_cards + card_codes, return_inverse=True)
+    best = np.full(len(groups), -np.inf)
+    np.maximum.at(best, group_of, np.asarray(scores, dtype=float))
+    fraud = np.zeros(len(groups), dtype=bool)
+    fraud[group_of[frame["is_fraud"].to_numpy(dtype=bool)]] = True
+    group_day, group_card = np.divmod(groups, n_cards)
+    known = np.isin(card_ids, list(set(known_compromised)))
     per_day: list[float] = []
-    for _, day in data.groupby("day", sort=True):
-        cards = day.groupby("card").agg(score=("score", "max"), fraud=("fraud", "max"))
-        cards = cards[~cards.index.isin(known)]
-        top = cards.sort_values("score", ascending=False, kind="stable").head(k)
-        per_day.append(float(top["fraud"].sum()) / k)
-        known |= set(top.index[top["fraud"].to_numpy(dtype=bool)])
+    bounds = np.flatnonzero(np.diff(group_day)) + 1
+    for day in np.split(np.arange(len(groups)), bounds) if len(groups) else []:
+        day = day[~known[group_card[day]]]  # in card id order
+        top = day[np.argsort(-best[day], kind="stable")[:k]]
+        found = top[fraud[top]]
+        per_day.append(len(found) / k)
+        known[group_card[found]] = True
     return (float(np.mean(per_day)) if per_day else 0.0), per_day
 
 

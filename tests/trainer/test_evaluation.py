@@ -60,6 +60,35 @@ def test_card_precision_counts_cards_per_day_and_skips_known_and_detected_cards(
     assert mean == 0.5
 
 
+def _card_precision_by_group_by(frame: pd.DataFrame, scores: np.ndarray, known: set[str], k: int) -> list[float]:
+    """The definition, day by day with pandas' group-by (the trainer's first implementation)."""
+    data = pd.DataFrame({"card": frame["card_id"].to_numpy(), "day": frame["event_time"].dt.floor("D").to_numpy(),
+                         "fraud": frame["is_fraud"].to_numpy(dtype=bool), "score": scores})  # fmt: skip
+    known, per_day = set(known), []
+    for _, day in data.groupby("day", sort=True):
+        cards = day.groupby("card").agg(score=("score", "max"), fraud=("fraud", "max"))
+        cards = cards[~cards.index.isin(known)]
+        top = cards.sort_values("score", ascending=False, kind="stable").head(k)
+        per_day.append(float(top["fraud"].sum()) / k)
+        known |= set(top.index[top["fraud"].to_numpy(dtype=bool)])
+    return per_day
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_card_precision_equals_the_group_by_definition_with_ties_known_cards_and_empty_days(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 400))
+    cards = np.array([f"card-{i:03d}" for i in rng.integers(0, 60, n)])
+    times = pd.Timestamp("2026-05-01", tz="UTC") + pd.to_timedelta(rng.integers(0, 9 * 24 * 60, n), unit="min")
+    frame = pd.DataFrame({"card_id": cards, "event_time": times, "is_fraud": rng.random(n) < 0.2})
+    scores = rng.integers(0, 5, n) / 4  # many ties
+    known = {f"card-{i:03d}" for i in rng.integers(0, 60, 5)} | {"not-in-the-data"}
+    k = int(rng.integers(1, 12))
+    mean, per_day = card_precision_at_k(frame, scores, known, k=k)
+    assert per_day == _card_precision_by_group_by(frame, scores, known, k)
+    assert mean == pytest.approx(np.mean(per_day))
+
+
 def test_periods_end_where_the_data_ends_and_hold_out_validation() -> None:
     times = pd.Series(pd.date_range("2026-04-01", "2026-05-31 23:00", freq="h", tz="UTC"))
     p = choose_periods(times, PeriodConfig(train_days=7, delay_days=7, test_days=7, validation_days=2))
