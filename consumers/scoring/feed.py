@@ -524,7 +524,7 @@ def read_again(consumer: Any, offsets: dict[TP, int]) -> None:
     (``seek_to_committed``): a new group's records are lost without this. The same holds for a
     partition the feed paused (ahead of the others) while a fetch for it was under way.
 
-    Only a position at or past the records moves: records of an assignment that a rebalance has
+    Only a position past the first such record moves: records of an assignment that a rebalance has
     replaced since the fetch must not move the new one, which starts at the committed offset
     (aiokafka keeps a new state per partition for each assignment), and a seek ahead of that would
     skip records never processed. Faust's read offset is left alone: it is at most the first

@@ -251,6 +251,18 @@ class FakeDrainConsumer:
         await coros[0]  # type: ignore[misc]
 
 
+def drain_once(consumer: FakeDrainConsumer, batch_size: int) -> list[FetchedBatch]:
+    """Run ``drain`` over the consumer's one fetch; the batches it queued."""
+    from consumers.scoring.feed import drain
+
+    async def run() -> list[FetchedBatch]:
+        feed = BatchFeed([TX], batch_size=batch_size)
+        await drain(consumer, SimpleNamespace(_stopped=asyncio.Event()), feed)
+        return [feed.queue.get_nowait() for _ in range(feed.queue.qsize())]
+
+    return asyncio.run(run())
+
+
 def record(topic: str, partition: int, offset: int) -> SimpleNamespace:
     return SimpleNamespace(
         topic=topic, partition=partition, offset=offset, key=b"k", value=b"v", timestamp=0, headers=()
@@ -339,24 +351,17 @@ def test_a_fetch_of_a_partition_paused_meanwhile_is_read_again() -> None:
     # drain drops that fetch's records, as Faust's does, but aiokafka's position has moved past
     # them. Faust's seek after the recovery skips a partition with no committed offset (a new
     # group), so they were lost.
-    from consumers.scoring.feed import drain
 
     tx0, tx1 = TP(TX, 0), TP(TX, 1)
     fetch = {tx0: [record(TX, 0, o) for o in (5, 6, 7)], tx1: [record(TX, 1, o) for o in (3, 4)]}
     consumer = FakeDrainConsumer(fetch, read_offsets={tx0: 5}, active={tx1})  # tx0 paused meanwhile
 
-    async def run() -> list[FetchedBatch]:
-        feed = BatchFeed([TX], batch_size=100)
-        await drain(consumer, SimpleNamespace(_stopped=asyncio.Event()), feed)
-        return [feed.queue.get_nowait() for _ in range(feed.queue.qsize())]
-
-    (batch,) = asyncio.run(run())
+    (batch,) = drain_once(consumer, batch_size=100)
     assert [(e.partition, e.offset) for e in batch.events] == [(1, 3), (1, 4)]
     assert consumer.seeks == [(tx0, 5)]  # its next fetch starts at the first record not delivered
 
 
 def test_a_fetch_dropped_while_the_flow_is_stopped_is_read_again_where_no_committed_offset_seeks_back() -> None:
-    from consumers.scoring.feed import drain
 
     tx0, tx1, tx2 = TP(TX, 0), TP(TX, 1), TP(TX, 2)
     fetch = {tx0: [record(TX, 0, o) for o in (0, 1)], tx1: [record(TX, 1, o) for o in (100, 101)],
@@ -371,12 +376,7 @@ def test_a_fetch_dropped_while_the_flow_is_stopped_is_read_again_where_no_commit
 
     consumer.perform_seek = perform_seek
 
-    async def run() -> int:
-        feed = BatchFeed([TX], batch_size=10)
-        await drain(consumer, SimpleNamespace(_stopped=asyncio.Event()), feed)
-        return feed.queue.qsize()
-
-    assert asyncio.run(run()) == 0
+    assert len(drain_once(consumer, batch_size=10)) == 0
     assert seeks == ["committed"]
     assert sorted(consumer.seeks) == [(tx0, 0), (tx2, 7)]
 
@@ -386,7 +386,6 @@ def test_a_fetch_of_an_assignment_replaced_meanwhile_moves_neither_the_new_posit
     # The next assignment starts each partition afresh at its committed offset: a seek to where the
     # old fetch stopped would skip the records between, and a read offset set for the old
     # assignment would drop them as delivered once the partitions resume.
-    from consumers.scoring.feed import drain
 
     tx0, tx1 = TP(TX, 0), TP(TX, 1)
     fetch = {tx0: [record(TX, 0, o) for o in (3305, 3306)], tx1: [record(TX, 1, o) for o in (10, 11)]}
@@ -399,12 +398,7 @@ def test_a_fetch_of_an_assignment_replaced_meanwhile_moves_neither_the_new_posit
 
     consumer.perform_seek = perform_seek
 
-    async def run() -> int:
-        feed = BatchFeed([TX], batch_size=10)
-        await drain(consumer, SimpleNamespace(_stopped=asyncio.Event()), feed)
-        return feed.queue.qsize()
-
-    assert asyncio.run(run()) == 0
+    assert len(drain_once(consumer, batch_size=10)) == 0
     assert consumer.seeks == []
     assert all(offset is None for offset in consumer._read_offset.values())
 
