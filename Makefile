@@ -47,8 +47,8 @@ lint: deps
 test: deps java promtool
 	@$(MAKE) --no-print-directory -j2 lint pytest
 
-pytest: deps
-	$(UV) run --frozen pytest
+pytest: deps java
+	$(UV) run --frozen python -m tests.lanes
 
 bench: deps java
 	$(UV) run --frozen python bench/run_all.py

@@ -20,16 +20,32 @@ import pytest
 
 from cli.broker import LocalBroker
 from fraudstream.kafka import delete_topics, ensure_topics
-from fraudstream.settings import PROJECT_ROOT
+from tests.lanes import suite_broker
 from tests.mlflow_server import MlflowServer
 
-TEST_PORT = int(os.environ.get("FRAUDSTREAM_TEST_KAFKA_PORT", "19092"))
+#: the integration files that run in lane "a" (``tests/lanes.py``) beside every unit test; lane "b"
+#: runs the other integration files. Together the two lanes are the whole suite, each item once.
+LANE_A_INTEGRATION = frozenset({"test_demo.py", "test_bench_smoke.py"})
+
+
+def lane_of(path: Path) -> str:
+    return "b" if "integration" in path.parts and path.name not in LANE_A_INTEGRATION else "a"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if "integration" in Path(str(item.fspath)).parts:
             item.add_marker(pytest.mark.integration)
+    lane = os.environ.get("FRAUDSTREAM_TEST_LANE")
+    if lane is None:
+        return
+    if lane not in ("a", "b"):
+        raise pytest.UsageError(f"FRAUDSTREAM_TEST_LANE must be 'a' or 'b', not {lane!r}")
+    selected = [item for item in items if lane_of(Path(str(item.fspath))) == lane]
+    deselected = [item for item in items if lane_of(Path(str(item.fspath))) != lane]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = selected
 
 
 _MLFLOW: list[MlflowServer] = []
@@ -40,9 +56,7 @@ class _BrokerStart:
     resolving its jars and starting the JVM then overlap the unit tests that run first."""
 
     def __init__(self) -> None:
-        self.broker = LocalBroker(
-            PROJECT_ROOT / ".fraudstream" / "test-kafka", port=TEST_PORT, controller_port=TEST_PORT + 1
-        )
+        self.broker = suite_broker()
         self.started_here = False
         self.error: BaseException | None = None
         self._thread = threading.Thread(target=self._start, name="test-broker-start", daemon=True)
