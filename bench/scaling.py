@@ -7,7 +7,8 @@ All on 4 partitions, the workers at their defaults, on the bench broker (``bench
 1. **throughput**: one process, then two, over the same records, in one run. The workers start
    first and own their partitions; then every record is produced and the rate is decisions /
    (last - first decision time); ``after_produce`` counts only the decisions after the producer
-   finished (it shares the two cores while it runs).
+   finished (it shares the two cores while it runs); ``cpu_seconds`` what the workers, the broker
+   and the producer spent meanwhile.
 2. **latency**: ``bench/worker.py``'s run (transactions paced at 1,000/s in real time, record
    timestamp = send time, labels partitions idle) with two processes.
 3. **labels**: two processes under 1,000 transactions/s. One transaction of yesterday per trial,
@@ -28,6 +29,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import signal
 import sys
 import tempfile
@@ -75,9 +78,11 @@ def throughput(events: list, n_tx: int, store: str, home: Path, processes: int) 
     names = topics(f"scale{processes}", PARTITIONS)
     workers = start_workers(names, store, home / f"throughput{processes}", processes, PARTITIONS)
     try:
+        cpu_before = cpu_seconds(workers)
         produce_all(renamed(events, names))
         produced = time.time()
         wait_size(names.decisions, n_tx, 900, workers[0])
+        cpu = {part: round(after - cpu_before[part], 1) for part, after in cpu_seconds(workers).items()}
     finally:
         for worker in workers:
             stop_worker(worker)
@@ -92,8 +97,29 @@ def throughput(events: list, n_tx: int, store: str, home: Path, processes: int) 
         "seconds": round(float(span), 2),
         "events_per_second": round(len(times) / span) if span > 0 else None,
         "after_produce_events_per_second": round(len(tail) / tail_span) if tail_span > 0 else None,
+        # from the workers owning their partitions to the last decision: what the run cost the machine
+        "cpu_seconds": cpu,
+        "cpu_ms_per_decision": {part: round(1000 * seconds / len(times), 3) for part, seconds in cpu.items()},
         "terminal_view_after_the_run": view,
     }
+
+
+def cpu_seconds(workers: list) -> dict[str, float]:
+    """CPU time (user + system) so far of the worker processes, the bench's own broker (absent on an
+    external one) and this process (the producer): on a 2-core machine, what two workers can gain
+    over one is bounded by what all of them together spend per decision."""
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def of(pid: int) -> float:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / tick  # utime, stime (fields 14 and 15 of stat(5))
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    result = {"workers": sum(of(w.pid) for w in workers), "bench_process": usage.ru_utime + usage.ru_stime}
+    broker_pid = BROKER.own.pid() if BROKER.own is not None else None
+    if broker_pid is not None:
+        result["broker"] = of(broker_pid)
+    return result
 
 
 def view_start_up(changelog: str) -> dict[str, object]:
