@@ -288,7 +288,14 @@ def port_in_use(port: int) -> bool:
 
 
 def _kafka_uuid() -> str:
-    """A Kafka cluster id: 16 random bytes, URL-safe base64 without padding (22 characters)."""
+    """A Kafka cluster id: 16 random bytes, URL-safe base64 without padding (22 characters).
+
+    An id starting with "-" is drawn again, as Kafka's own Uuid.randomUuid does: the storage
+    tool's argument parser would read it as an option (one id in 64 starts that way).
+    """
     import base64
 
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    while True:
+        text = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not text.startswith("-"):
+            return text
