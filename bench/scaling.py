@@ -8,7 +8,7 @@ All on 4 partitions, the workers at their defaults, on the bench broker (``bench
    first and own their partitions; then every record is produced and the rate is decisions /
    (last - first decision time); ``after_produce`` counts only the decisions after the producer
    finished (it shares the two cores while it runs); ``cpu_seconds`` what the workers, the broker
-   and the producer spent meanwhile.
+   and the producer spent meanwhile, and the machine's idle and stolen core-seconds.
 2. **latency**: ``bench/worker.py``'s run (transactions paced at 1,000/s in real time, record
    timestamp = send time, labels partitions idle) with two processes.
 3. **labels**: two processes under 1,000 transactions/s. One transaction of yesterday per trial,
@@ -78,11 +78,12 @@ def throughput(events: list, n_tx: int, store: str, home: Path, processes: int) 
     names = topics(f"scale{processes}", PARTITIONS)
     workers = start_workers(names, store, home / f"throughput{processes}", processes, PARTITIONS)
     try:
-        cpu_before = cpu_seconds(workers)
+        cpu_before, started = cpu_seconds(workers), time.monotonic()
         produce_all(renamed(events, names))
         produced = time.time()
         wait_size(names.decisions, n_tx, 900, workers[0])
         cpu = {part: round(after - cpu_before[part], 1) for part, after in cpu_seconds(workers).items()}
+        cpu["wall"] = round(time.monotonic() - started, 1)
     finally:
         for worker in workers:
             stop_worker(worker)
@@ -99,7 +100,11 @@ def throughput(events: list, n_tx: int, store: str, home: Path, processes: int) 
         "after_produce_events_per_second": round(len(tail) / tail_span) if tail_span > 0 else None,
         # from the workers owning their partitions to the last decision: what the run cost the machine
         "cpu_seconds": cpu,
-        "cpu_ms_per_decision": {part: round(1000 * seconds / len(times), 3) for part, seconds in cpu.items()},
+        "cpu_ms_per_decision": {
+            part: round(1000 * seconds / len(times), 3)
+            for part, seconds in cpu.items()
+            if not part.startswith(("machine", "wall"))
+        },
         "terminal_view_after_the_run": view,
     }
 
@@ -116,6 +121,9 @@ def cpu_seconds(workers: list) -> dict[str, float]:
 
     usage = resource.getrusage(resource.RUSAGE_SELF)
     result = {"workers": sum(of(w.pid) for w in workers), "bench_process": usage.ru_utime + usage.ru_stime}
+    # the whole machine (all cores): idle shows whether the cores were saturated, steal what the host took
+    machine = [int(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    result["machine_idle"], result["machine_steal"] = (machine[3] + machine[4]) / tick, machine[7] / tick
     broker_pid = BROKER.own.pid() if BROKER.own is not None else None
     if broker_pid is not None:
         result["broker"] = of(broker_pid)
