@@ -22,6 +22,8 @@ from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-def
 
 from fraudstream.errors import FraudstreamError
 
+log = logging.getLogger("fraudstream.kafka")
+
 #: a bootstrap address, or a librdkafka configuration holding ``bootstrap.servers``
 KafkaTarget = str | Mapping[str, Any]
 
@@ -186,9 +188,27 @@ def ensure_topics(
     config: Mapping[str, str] | None = None,
 ) -> list[str]:
     """Create the topics that do not exist yet (``config``, by default size-based retention);
-    returns the names created."""
+    returns the names created.
+
+    A broker that is away (every connection refused) is asked again each second until ``timeout``:
+    a long-running process that found the broker a moment ago rides out a restart during its
+    start-up instead of dying with a traceback.
+    """
     admin = AdminClient(admin_config(kafka))
-    existing = set(admin.list_topics(timeout=timeout).topics)
+    deadline, warned = time.monotonic() + timeout, False
+    while True:
+        try:
+            existing = set(admin.list_topics(timeout=max(0.1, deadline - time.monotonic())).topics)
+            break
+        except KafkaException as exc:
+            code = exc.args[0].code() if exc.args and isinstance(exc.args[0], KafkaError) else None
+            if code not in (KafkaError._TRANSPORT, KafkaError._TIMED_OUT) or time.monotonic() + 1 > deadline:
+                raise
+            if not warned:
+                log.warning(f"creating topics: the broker is not answering ({exc.args[0].str()}); asking again "
+                            f"for up to {deadline - time.monotonic():.0f} s")  # fmt: skip
+                warned = True
+            time.sleep(1.0)
     wanted = [name for name in dict.fromkeys(names) if name not in existing]
     if not wanted:
         return []

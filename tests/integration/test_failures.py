@@ -84,6 +84,10 @@ def test_a_broker_outage_mid_run_is_a_few_lines_a_process_and_everything_recover
                 others[name] = subprocess.Popen([sys.executable, "-m", "cli.main", *args], cwd=PROJECT_ROOT, env=env,
                                                 stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
         wait_for(lambda: topic_size(address, topics.decisions) >= 3000, 120, "decisions before the outage", worker)
+        # the outage is mid-run for every process: the drift consumer reading decisions, the exporter serving
+        running = {"drift": "drift reference of model", "lag-exporter": "lag exporter:"}
+        wait_for(lambda: all(text in logs[name].read_text() for name, text in running.items()), 120,
+                 "the drift consumer and the lag exporter running", worker)  # fmt: skip
         time.sleep(2)
         logs["worker"] = worker.log_path
         before = {name: len(path.read_text().splitlines()) for name, path in logs.items()}  # lines, logged or printed
