@@ -8,7 +8,11 @@ All on 4 partitions, the workers at their defaults, on the bench broker (``bench
    first and own their partitions; then every record is produced and the rate is decisions /
    (last - first decision time); ``after_produce`` counts only the decisions after the producer
    finished (it shares the two cores while it runs); ``cpu_seconds`` what the workers, the broker
-   and the producer spent meanwhile, and the machine's idle and stolen core-seconds.
+   and the producer spent meanwhile, and the machine's idle and stolen core-seconds;
+   ``broker_jit_seconds`` what the broker's JIT compiler spent (``jcmd``, when it is there). A
+   freshly started broker compiles its hot paths for minutes, on the same two cores: an unmeasured
+   two-process pass (``--warmup-runs``) first, so the pairs compare workers on a warm broker, as a
+   long-running one is. ``--pairs`` repeats the one/two-process pair in the same sitting.
 2. **latency**: ``bench/worker.py``'s run (transactions paced at 1,000/s in real time, record
    timestamp = send time, labels partitions idle) with two processes.
 3. **labels**: two processes under 1,000 transactions/s. One transaction of yesterday per trial,
@@ -31,7 +35,9 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -74,16 +80,17 @@ def renamed(events: list, names: TopicNames) -> list:
                         e.value) for e in events]  # fmt: skip
 
 
-def throughput(events: list, n_tx: int, store: str, home: Path, processes: int) -> dict[str, object]:
-    names = topics(f"scale{processes}", PARTITIONS)
-    workers = start_workers(names, store, home / f"throughput{processes}", processes, PARTITIONS)
+def throughput(events: list, n_tx: int, store: str, home: Path, processes: int, run: str = "") -> dict[str, object]:
+    names = topics(f"scale{processes}{run}", PARTITIONS)
+    workers = start_workers(names, store, home / f"throughput{processes}{run}", processes, PARTITIONS)
     try:
-        cpu_before, started = cpu_seconds(workers), time.monotonic()
+        cpu_before, started, jit_before = cpu_seconds(workers), time.monotonic(), broker_jit_seconds()
         produce_all(renamed(events, names))
         produced = time.time()
         wait_size(names.decisions, n_tx, 900, workers[0])
         cpu = {part: round(after - cpu_before[part], 1) for part, after in cpu_seconds(workers).items()}
         cpu["wall"] = round(time.monotonic() - started, 1)
+        jit_after = broker_jit_seconds()
     finally:
         for worker in workers:
             stop_worker(worker)
@@ -105,8 +112,27 @@ def throughput(events: list, n_tx: int, store: str, home: Path, processes: int) 
             for part, seconds in cpu.items()
             if not part.startswith(("machine", "wall"))
         },
+        "broker_jit_seconds": None if jit_before is None or jit_after is None else round(jit_after - jit_before, 1),
         "terminal_view_after_the_run": view,
     }
+
+
+def broker_jit_seconds() -> float | None:
+    """Seconds the bench broker's JIT compilers have spent so far (HotSpot's ``java.ci.totalTime``
+    through ``jcmd``), or None: an external broker, or no ``jcmd`` here."""
+    pid = BROKER.own.pid() if BROKER.own is not None else None
+    jcmd = shutil.which("jcmd")
+    if pid is None or jcmd is None:
+        return None
+    try:
+        out = subprocess.run([jcmd, str(pid), "PerfCounter.print"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    counters = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+    try:
+        return int(counters["java.ci.totalTime"]) / int(counters["sun.os.hrt.frequency"])
+    except (KeyError, ValueError, ZeroDivisionError):
+        return None
 
 
 def cpu_seconds(workers: list) -> dict[str, float]:
@@ -340,6 +366,10 @@ def main() -> int:
     parser.add_argument("--only", choices=["throughput", "latency", "labels", "kill"])
     parser.add_argument("--latency-seconds", type=float, default=20.0)
     parser.add_argument("--worker-args", default="", help="extra flags for every worker, e.g. '--standby-replicas 0'")
+    parser.add_argument("--pairs", type=int, default=1, help="one- and two-process throughput runs, alternately")
+    parser.add_argument(
+        "--warmup-runs", type=int, default=1, help="unmeasured two-process throughput runs first, to warm the broker"
+    )
     add_smoke_flag(parser)
     args = parser.parse_args()
     WORKER_ARGS.extend(args.worker_args.split())
@@ -356,7 +386,13 @@ def main() -> int:
         n_tx = sum(1 for e in events if e.topic == "transactions")
         if args.only in (None, "throughput"):
             # smoke: the two-process run only (the one-process path is the worker benchmark's smoke)
-            results["throughput"] = [throughput(events, n_tx, store, home, n) for n in ((2,) if args.smoke else (1, 2))]
+            if not args.smoke:
+                results["throughput_warmup"] = [
+                    throughput(events, n_tx, store, home, 2, run=f"warmup{run}") for run in range(args.warmup_runs)
+                ]
+                print("broker warm-up (not compared)", results["throughput_warmup"], flush=True)
+            runs = [(2, "")] if args.smoke else [(n, f"pair{pair}") for pair in range(args.pairs) for n in (1, 2)]
+            results["throughput"] = [throughput(events, n_tx, store, home, n, run) for n, run in runs]
             print("throughput", results["throughput"], flush=True)
         if args.only in (None, "latency"):
             seconds, warmup = (2.0, 1.0) if args.smoke else (args.latency_seconds, 5.0)
