@@ -11,8 +11,8 @@ All on 4 partitions, the workers at their defaults, on the bench broker (``bench
    and the producer spent meanwhile, and the machine's idle and stolen core-seconds;
    ``broker_jit_seconds`` what the broker's JIT compiler spent (``jcmd``, when it is there). A
    freshly started broker compiles its hot paths for minutes, on the same two cores: an unmeasured
-   two-process pass (``--warmup-runs``) first, so the pairs compare workers on a warm broker, as a
-   long-running one is. ``--pairs`` repeats the one/two-process pair in the same sitting.
+   two-process pass (``--warmup-runs``) comes before any step, so every step measures the workers
+   on a warm broker, as a long-running one is. ``--pairs`` repeats the one/two-process pair in the same sitting.
 2. **latency**: ``bench/worker.py``'s run (transactions paced at 1,000/s in real time, record
    timestamp = send time, labels partitions idle) with two processes.
 3. **labels**: two processes under 1,000 transactions/s. One transaction of yesterday per trial,
@@ -84,7 +84,8 @@ def throughput(events: list, n_tx: int, store: str, home: Path, processes: int, 
     names = topics(f"scale{processes}{run}", PARTITIONS)
     workers = start_workers(names, store, home / f"throughput{processes}{run}", processes, PARTITIONS)
     try:
-        cpu_before, started, jit_before = cpu_seconds(workers), time.monotonic(), broker_jit_seconds()
+        jit_before = broker_jit_seconds()  # jcmd attaches to the broker: outside the measured window
+        cpu_before, started = cpu_seconds(workers), time.monotonic()
         produce_all(renamed(events, names))
         produced = time.time()
         wait_size(names.decisions, n_tx, 900, workers[0])
@@ -118,8 +119,9 @@ def throughput(events: list, n_tx: int, store: str, home: Path, processes: int, 
 
 
 def broker_jit_seconds() -> float | None:
-    """Seconds the bench broker's JIT compilers have spent so far (HotSpot's ``java.ci.totalTime``
-    through ``jcmd``), or None: an external broker, or no ``jcmd`` here."""
+    """The summed elapsed time of the bench broker's JIT compilations so far (HotSpot's
+    ``java.ci.totalTime`` through ``jcmd``: close to their CPU time, not the same), or None: an
+    external broker, or no ``jcmd`` here."""
     pid = BROKER.own.pid() if BROKER.own is not None else None
     jcmd = shutil.which("jcmd")
     if pid is None or jcmd is None:
@@ -384,13 +386,13 @@ def main() -> int:
         cut = tx_positions[min(n_events, len(tx_positions)) - 1] + 1
         events, live = all_events[:cut], all_events[cut:]
         n_tx = sum(1 for e in events if e.topic == "transactions")
+        if not args.smoke:  # every step measures against a warm broker, whichever runs
+            results["throughput_warmup"] = [
+                throughput(events, n_tx, store, home, 2, run=f"warmup{run}") for run in range(args.warmup_runs)
+            ]
+            print("broker warm-up (not compared)", results["throughput_warmup"], flush=True)
         if args.only in (None, "throughput"):
             # smoke: the two-process run only (the one-process path is the worker benchmark's smoke)
-            if not args.smoke:
-                results["throughput_warmup"] = [
-                    throughput(events, n_tx, store, home, 2, run=f"warmup{run}") for run in range(args.warmup_runs)
-                ]
-                print("broker warm-up (not compared)", results["throughput_warmup"], flush=True)
             runs = [(2, "")] if args.smoke else [(n, f"pair{pair}") for pair in range(args.pairs) for n in (1, 2)]
             results["throughput"] = [throughput(events, n_tx, store, home, n, run) for n, run in runs]
             print("throughput", results["throughput"], flush=True)
