@@ -32,7 +32,7 @@ from fraudstream.settings import PROJECT_ROOT, TopicNames
 from producers.adapters import load_dataset
 from producers.config import GeneratorConfig
 from producers.replay import encoded_events
-from tests.integration.worker_harness import WorkerProcess, decisions, produce, promoted_model, topic_size, wait_for
+from tests.integration.worker_harness import WorkerProcess, all_decided, decisions, produce, promoted_model, wait_for
 
 PARTITIONS = 4
 
@@ -163,13 +163,15 @@ def test_bootstrapped_state_equals_streamed_state_and_workers_started_on_it_deci
             for worker in workers:
                 worker.start()
         for topics, expected, workers in runs:
-            wait_for(lambda t=topics, e=expected: topic_size(bootstrap_servers, t.decisions) >= e, 300,
+            wait_for(all_decided(bootstrap_servers, topics.decisions, expected), 300,
                      f"a decision for every transaction on {topics.decisions}", workers,
                      detail=lambda t=topics: f"{len(_by_transaction(decisions(bootstrap_servers, t.decisions)))} "
                                              "transactions decided")  # fmt: skip
         sources = [streamed_topics.transactions, streamed_topics.labels]
         lag = lambda: _commit_lag(bootstrap_servers, streamed_app, sources)  # noqa: E731
-        wait_for(lambda: not lag(), 120, "every event committed", streamed_pair, detail=lambda: f"behind: {lag()}")
+        decided = lambda: len(_by_transaction(decisions(bootstrap_servers, streamed_topics.decisions)))  # noqa: E731
+        wait_for(lambda: not lag(), 120, "every event committed", streamed_pair,
+                 detail=lambda: f"behind: {lag()}; {decided()} of {n} transactions decided")  # fmt: skip
     finally:
         for _, _, workers in runs:
             for worker in workers:

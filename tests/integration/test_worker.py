@@ -7,7 +7,7 @@ import math
 import signal
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +24,15 @@ from producers.config import GeneratorConfig
 from producers.replay import ReplayEvent, encoded_events, transaction_records
 from registry import ModelRegistry
 from schemas.codec import AvroCodec
-from tests.integration.worker_harness import WorkerProcess, decisions, produce, promoted_model, topic_size, wait_for
+from tests.integration.worker_harness import (
+    WorkerProcess,
+    all_decided,
+    decisions,
+    produce,
+    promoted_model,
+    topic_size,
+    wait_for,
+)
 
 
 @pytest.fixture(scope="module")
@@ -352,7 +360,7 @@ def test_a_second_worker_joining_and_leaving_mid_stream_loses_nothing_and_hands_
                 second.signal(signal.SIGTERM)
                 assert second.wait(60) == 0, second.log_tail()
 
-        wait_for(_complete(bootstrap_servers, topics.decisions, n), 240,
+        wait_for(all_decided(bootstrap_servers, topics.decisions, n), 240,
                  "a decision for every transaction after two rebalances", first)  # fmt: skip
         got = decisions(bootstrap_servers, topics.decisions)
         stats = _check_against_batch(scenario, got)
@@ -389,15 +397,6 @@ def _scored(worker: WorkerProcess) -> float:
     return float(lines[0].split()[-1]) if lines else 0.0
 
 
-def _complete(bootstrap_servers: str, topic: str, n: int) -> Callable[[], bool]:
-    def complete() -> bool:
-        if topic_size(bootstrap_servers, topic) < n:
-            return False
-        return len({d["transaction_id"] for d in decisions(bootstrap_servers, topic)}) == n
-
-    return complete
-
-
 MULTI = 4  # partitions of the two-process tests
 #: partitions of the three-process test: not a multiple of three, so the processes own unequal
 #: shares, and more than four: Faust's assignor is sticky and caps a member at ceil(partitions /
@@ -430,7 +429,7 @@ def test_two_processes_a_join_a_kill_and_a_restart_over_four_partitions_give_bat
                 a.kill()
             if i == 2 * len(chunks) // 3:
                 a.start()
-        wait_for(_complete(bootstrap_servers, topics.decisions, n), 300, "a decision for every transaction", a)
+        wait_for(all_decided(bootstrap_servers, topics.decisions, n), 300, "a decision for every transaction", a)
         stats = _check_against_batch(scenario, decisions(bootstrap_servers, topics.decisions))
         print(f"two processes, join, kill -9, restart: {json.dumps(stats)} for {n} transactions")
     finally:
@@ -454,7 +453,7 @@ def test_three_processes_from_the_start_over_five_partitions_give_batch_decision
             worker.start()
         wait_for(lambda: all(_assigned(w) for w in workers), 120, "partitions on all three workers", workers[0])
         produce(bootstrap_servers, _replayed(scenario["dataset"], topics))
-        wait_for(_complete(bootstrap_servers, topics.decisions, n), 300, "a decision for every transaction",
+        wait_for(all_decided(bootstrap_servers, topics.decisions, n), 300, "a decision for every transaction",
                  workers[0])  # fmt: skip
         stats = _check_against_batch(scenario, decisions(bootstrap_servers, topics.decisions))
         assert all(_scored(w) > 0 for w in workers)
@@ -508,7 +507,7 @@ def test_a_staging_model_shadows_production_and_its_matured_label_figures_move_a
                            "--shadow", "staging", partitions=EXACT)  # fmt: skip
     try:
         worker.start()
-        wait_for(_complete(bootstrap_servers, topics.decisions, n), 240, "every transaction decided", worker)
+        wait_for(all_decided(bootstrap_servers, topics.decisions, n), 240, "every transaction decided", worker)
         wait_for(lambda: _gauges(worker, "fraudstream_worker_shadow_matured_outcomes").get("staging", 0) > 0, 30,
                  "outcomes matured by age", worker)  # fmt: skip
         before = _gauges(worker, "fraudstream_worker_shadow_matured_outcomes")["staging"]

@@ -12,6 +12,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from confluent_kafka import KafkaException
+
 from consumers.topic_audit import end_offsets, read_topic
 from fraudstream.kafka import PRODUCER_DEFAULTS, KafkaTarget, warmed_producer
 from fraudstream.settings import PROJECT_ROOT, TopicNames
@@ -146,6 +148,19 @@ def topic_size(bootstrap: str, topic: str) -> int:
     return sum(end_offsets(bootstrap, topic).values())
 
 
+def all_decided(bootstrap: str, topic: str, n: int) -> Callable[[], bool]:
+    """Whether ``topic`` holds a decision for ``n`` distinct transactions: its size alone counts
+    the duplicates a rebalance or a restart re-emits, and reaches ``n`` before every transaction
+    is decided."""
+
+    def complete() -> bool:
+        if topic_size(bootstrap, topic) < n:
+            return False
+        return len({d["transaction_id"] for d in decisions(bootstrap, topic)}) >= n
+
+    return complete
+
+
 def wait_for(
     predicate: Callable[[], bool],
     timeout: float,
@@ -154,17 +169,28 @@ def wait_for(
     detail: Callable[[], str] | None = None,
 ) -> None:
     """Wait until ``predicate()``; fail at once if a worker exits, and on timeout with every
-    worker's log tail and metrics, and ``detail()`` (what is still missing)."""
+    worker's log tail and metrics, and ``detail()`` (what is still missing).
+
+    A Kafka error raised by ``predicate`` (a metadata or offsets request timing out on a loaded
+    broker) counts as "not yet": the question is asked again, and the last error is reported on
+    timeout.
+    """
     workers = [] if worker is None else [worker] if isinstance(worker, WorkerProcess) else list(worker)
     deadline = time.monotonic() + timeout
+    last_error: KafkaException | None = None
     while time.monotonic() < deadline:
-        if predicate():
-            return
+        try:
+            if predicate():
+                return
+        except KafkaException as exc:
+            last_error = exc
         for w in workers:
             if w.process is not None and w.process.poll() is not None:
                 raise AssertionError(f"worker exited ({w.process.returncode}) waiting for {what}:\n{w.log_tail()}")
         time.sleep(0.25)
     report = [f"timed out after {timeout:.0f} s waiting for {what}"]
+    if last_error is not None:
+        report.append(f"last Kafka error asking: {last_error}")
     if detail is not None:
         report.append(detail())
     for index, w in enumerate(workers):
