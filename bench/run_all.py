@@ -27,6 +27,7 @@ SCRIPTS: dict[str, list[str]] = {
     "xgb_threads": [],
     "worker_profile": ["--no-profile"],
     "faust_consume": [],
+    "fetch_cost": [],
     "worker": [],
     "scaling": [],
     "soak": [],  # 30 minutes at 2,000 events/s
