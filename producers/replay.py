@@ -13,6 +13,7 @@ says how many were sent, acknowledged and failed.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -32,6 +33,8 @@ from producers.config import DriftSpec
 from schemas.confluent import codec_for
 from schemas.dataset import Dataset
 from schemas.timestamps import epoch_millis
+
+log = logging.getLogger("fraudstream.replay")
 
 TRANSACTION, LABEL = 0, 1
 TX_FIELDS = (
@@ -296,7 +299,7 @@ def replay(
         for index, event in enumerate(encoded_events(dataset, topics, limit, registry_url)):
             pacer.wait(index, event.timestamp_ms)
             if ordering is not None and ordering.before(event.timestamp_ms, event.is_label):
-                producer.flush(60)
+                barrier_flush(producer)
             while True:
                 try:
                     producer.produce(
@@ -328,6 +331,20 @@ def replay(
     summary.flushes = ordering.flushes if ordering is not None else 0
     summary.elapsed_seconds = time.perf_counter() - started
     return summary
+
+
+def barrier_flush(producer: Any, wait: float = 60.0) -> int:
+    """Flush until no record is queued, each delivered or failed (librdkafka gives one up after its
+    ``message.timeout.ms``), and return how many flushes that took. A barrier's promise is that
+    no later record is sent before the earlier ones are on the broker; a flush that ends with
+    records still queued (the broker away for a while) must not be taken for one that delivered.
+    """
+    flushes = 1
+    while remaining := producer.flush(wait):
+        log.warning(f"visibility barrier: {remaining} record(s) still undelivered after {wait:g} s; "
+                    "the later records wait for them")  # fmt: skip
+        flushes += 1
+    return flushes
 
 
 def _iso(timestamp_ms: int) -> str:

@@ -17,7 +17,9 @@ from producers.replay import (
     TRANSACTION,
     Pacer,
     VisibilityBarrier,
+    barrier_flush,
     encoded_events,
+    replay,
     replay_order,
     shift_end_to,
     shift_to,
@@ -85,6 +87,48 @@ def test_the_barrier_delivers_every_earlier_record_a_worker_may_count_as_read_be
     # a flush a day and one per run of labels at the same time, at most: cheap next to the records
     assert flushes <= 21 + len(dataset.labels)
     assert flushes == barrier.flushes
+
+
+class _SlowBroker:
+    """A producer whose first barrier flushes end with records still queued (the broker away)."""
+
+    def __init__(self, unfinished_flushes: int) -> None:
+        self.unfinished, self.calls, self.queued = unfinished_flushes, [], 0
+
+    def produce(self, topic, value, key, timestamp, on_delivery) -> None:
+        self.calls.append("produce")
+        self.queued += 1
+
+    def poll(self, timeout: float) -> int:
+        return 0
+
+    def flush(self, timeout: float) -> int:
+        self.calls.append("flush")
+        if self.unfinished and self.queued:
+            self.unfinished -= 1
+            return self.queued
+        self.queued = 0
+        return 0
+
+
+def test_a_barrier_flush_that_ends_with_records_queued_is_repeated_before_a_later_record_is_sent(
+    dataset, monkeypatch, caplog
+) -> None:
+    slow = _SlowBroker(unfinished_flushes=2)
+    assert barrier_flush(slow, wait=0.01) == 1  # nothing queued: one flush
+    slow.produce("tx", b"", b"k", 0, None)
+    with caplog.at_level("WARNING", logger="fraudstream.replay"):
+        assert barrier_flush(slow, wait=0.01) == 3
+    assert "1 record(s) still undelivered" in caplog.text
+
+    # in a replay: no record is produced between the first barrier flush and the one that finished
+    broker = _SlowBroker(unfinished_flushes=2)
+    monkeypatch.setattr("producers.replay.warmed_producer", lambda config, topics: broker)
+    summary = replay(dataset, "127.0.0.1:1", TopicNames(transactions="tx", labels="labels"), limit=3000, progress=False)
+    assert summary.sent == 3000
+    assert summary.flushes > 0
+    first = broker.calls.index("flush")
+    assert broker.calls[first : first + 3] == ["flush", "flush", "flush"]
 
 
 def test_shift_to_moves_every_time_by_the_same_offset(dataset) -> None:
