@@ -17,7 +17,7 @@ import uuid
 from collections import defaultdict
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from prometheus_client import Counter, Gauge
 
 from consumers.drift.config import DriftConfig
@@ -28,6 +28,10 @@ from schemas.codec import DecodeError
 from schemas.confluent import codec_for
 
 log = logging.getLogger("fraudstream.drift")
+#: commit errors of a member the group no longer knows: not fatal, the offsets are read again
+_REJOIN_ERRORS = frozenset(
+    {KafkaError.UNKNOWN_MEMBER_ID, KafkaError.REBALANCE_IN_PROGRESS, KafkaError.ILLEGAL_GENERATION}
+)
 
 PSI = Gauge("fraudstream_drift_psi", "PSI of the last closed window, per feature (and 'score').", ["feature"])
 KS = Gauge("fraudstream_drift_ks_statistic", "KS statistic of the last closed window, per feature.", ["feature"])
@@ -103,7 +107,14 @@ def run_drift(config: DriftConfig, on_report: Any = None) -> int:
             limits = book.commit_limits()
             offsets = [TopicPartition(topic, partition, limits.get((topic, partition), last + 1))
                        for (topic, partition), last in consumed.items()]  # fmt: skip
-            consumer.commit(offsets=offsets, asynchronous=False)
+            try:
+                consumer.commit(offsets=offsets, asynchronous=False)
+            except KafkaException as exc:
+                # the group moved on while the broker was away (the member expired, a rebalance):
+                # the offsets stay uncommitted and the windows are read again after the rejoin
+                if exc.args[0].code() not in _REJOIN_ERRORS:
+                    raise
+                log.warning(f"drift offsets not committed: {exc.args[0].str()}; they are read again after the rejoin")
 
     try:
         while True:
