@@ -142,9 +142,11 @@ def test_every_dashboard_and_alert_expression_returns_data_from_the_live_pipelin
                 "0", "--metrics-port", str(ports["drift"])], env, tmp_path / "drift.log"),
         _spawn(["lag-exporter", "--port", str(ports["lag-exporter"]), "--interval", "1", "--scoring-group", app_id,
                 "--drift-group", drift_group], env, tmp_path / "lag.log"),
-        # ~40 s of replay at 600 events/s: every rate window sees traffic while the queries run
-        _spawn(["produce", "--data", str(data), "--rate", "600", "--limit", "24000", "--metrics-port",
-                str(ports["producer"])], env, tmp_path / "producer.log"),
+        # the whole dataset (15,968 events) at 200 events/s lasts about 80 s, more than the waits
+        # below take on a loaded machine, so every rate window sees traffic while the queries run; the
+        # shadow's outcomes mature after 14 days of event time, about 40 s in
+        _spawn(["produce", "--data", str(data), "--rate", "200", "--metrics-port", str(ports["producer"])], env,
+               tmp_path / "producer.log"),
     ]  # fmt: skip
     prometheus = Prometheus(binary, tmp_path, ports)
     try:
@@ -161,7 +163,7 @@ def test_every_dashboard_and_alert_expression_returns_data_from_the_live_pipelin
         wait_for(lambda: bool(prometheus.query("rate(fraudstream_worker_decisions_total[1m]) > 0")["data"]["result"]),
                  60, "decisions to flow", worker)  # fmt: skip
         time.sleep(3)
-        assert processes[2].poll() is None, "the replay ended before the queries: raise --limit"
+        assert processes[2].poll() is None, "the replay ended before the queries: lower its --rate"
 
         failures = []
         checks = [(f"{board}: {title}", expr, [expr]) for board, title, expr in dashboard_expressions()]
