@@ -43,6 +43,20 @@ LATE = Counter("fraudstream_drift_late_events_total", "Decisions that arrived af
 SKIPPED = Counter("fraudstream_drift_skipped_total", "Decisions not evaluated, by reason.", ["reason"])
 
 
+def commit_or_rejoin(consumer: Consumer, offsets: list[TopicPartition]) -> bool:
+    """Commit ``offsets``; False if the group moved on while the broker was away (the member
+    expired, a rebalance began): the offsets stay uncommitted and whoever is assigned the
+    partitions next reads them again from the last commit. Any other error is raised."""
+    try:
+        consumer.commit(offsets=offsets, asynchronous=False)
+    except KafkaException as exc:
+        if exc.args[0].code() not in _REJOIN_ERRORS:
+            raise
+        log.warning(f"drift offsets not committed: {exc.args[0].str()}; they are read again after the rejoin")
+        return False
+    return True
+
+
 def run_drift(config: DriftConfig, on_report: Any = None) -> int:
     """Consume until stopped; returns the number of reports produced."""
     registry = ModelRegistry(config.model_store)
@@ -55,18 +69,32 @@ def run_drift(config: DriftConfig, on_report: Any = None) -> int:
         "client.id": f"drift-{uuid.uuid4().hex[:6]}",
     })  # fmt: skip
     book_ref: list[WindowBook] = []
+    consumed: dict[tuple[str, int], int] = {}  # per partition: the last offset counted into the book
+    revoked: set[tuple[str, int]] = set()
+
+    def on_revoke(_: Any, partitions: list[TopicPartition]) -> None:
+        revoked.update((tp.topic, tp.partition) for tp in partitions)
 
     def on_assign(_: Any, partitions: list[TopicPartition]) -> None:
+        # The assignor is eager (the default): a rebalance revokes every partition and the new
+        # assignment reads from the committed offsets, which are never past an open window's first
+        # event. The same partitions back (a rejoin after the broker was away): the book stays, and
+        # what it already counted is skipped below. Others: the open windows are rebuilt from the
+        # committed offsets, so no decision is counted twice and none of a moved partition is kept.
+        assigned = {(tp.topic, tp.partition) for tp in partitions}
+        if assigned != revoked:
+            book_ref[0].forget_open()
+            consumed.clear()
+        revoked.clear()
         # every assigned partition holds the watermark back until it has delivered an event
         for tp in partitions:
             book_ref[0].partition_watermarks.setdefault((tp.topic, tp.partition), -(2**62))
 
-    consumer.subscribe([config.decisions_topic], on_assign=on_assign)
+    consumer.subscribe([config.decisions_topic], on_assign=on_assign, on_revoke=on_revoke)
     producer = Producer(client_config(config.security.client(config.bootstrap_servers), **PRODUCER_DEFAULTS))
     window_ms = None if config.window is None else round(config.window * 1000)
     book = WindowBook(window_ms, round(config.grace * 1000), config.window_events)
     book_ref.append(book)
-    consumed: dict[tuple[str, int], int] = {}
     reports, closed_idle = 0, False
     started = time.monotonic()
     last_message: float | None = None  # idle time counts from the first message (joining a group takes time)
@@ -107,14 +135,7 @@ def run_drift(config: DriftConfig, on_report: Any = None) -> int:
             limits = book.commit_limits()
             offsets = [TopicPartition(topic, partition, limits.get((topic, partition), last + 1))
                        for (topic, partition), last in consumed.items()]  # fmt: skip
-            try:
-                consumer.commit(offsets=offsets, asynchronous=False)
-            except KafkaException as exc:
-                # the group moved on while the broker was away (the member expired, a rebalance):
-                # the offsets stay uncommitted and the windows are read again after the rejoin
-                if exc.args[0].code() not in _REJOIN_ERRORS:
-                    raise
-                log.warning(f"drift offsets not committed: {exc.args[0].str()}; they are read again after the rejoin")
+            commit_or_rejoin(consumer, offsets)
 
     try:
         while True:
@@ -132,6 +153,8 @@ def run_drift(config: DriftConfig, on_report: Any = None) -> int:
                 assert topic is not None
                 assert partition is not None
                 assert offset is not None
+                if offset <= consumed.get((topic, partition), -1):
+                    continue  # read again after a rejoin, and already in the book
                 consumed[(topic, partition)] = offset
                 try:
                     decision = codec.decode(message.value())

@@ -219,6 +219,13 @@ class WindowBook:
             del self.open[window.key]
         return sorted(ready, key=lambda w: (w.start_ms, w.seq or 0))
 
+    def forget_open(self) -> None:
+        """Drop the open windows and the partitions' watermarks, to be rebuilt from the committed
+        offsets (a new assignment); windows already closed stay closed, their events stay late."""
+        self.open.clear()
+        self.filling.clear()
+        self.partition_watermarks.clear()
+
     def commit_limits(self) -> dict[tuple[str, int], int]:
         """Per (topic, partition): the smallest offset still needed by an open window."""
         limits: dict[tuple[str, int], int] = {}

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import date, timedelta
 
 import pandas as pd
 import pytest
+from confluent_kafka import Consumer, TopicPartition
 
 from cli.main import main
 from consumers.drift.config import DriftConfig, DriftThresholds
@@ -14,7 +17,7 @@ from producers.adapters import load_dataset
 from producers.config import DriftSpec, GeneratorConfig
 from registry import ModelRegistry
 from schemas.dataset import Dataset
-from tests.integration.worker_harness import produce, promoted_model
+from tests.integration.worker_harness import produce, promoted_model, wait_for
 from trainer.config import Gates, PeriodConfig, TrainConfig
 from trainer.drift_backfill import offline_decisions
 from trainer.train import train
@@ -111,6 +114,47 @@ def test_count_windows_cut_the_stream_into_windows_of_n_decisions(
     assert counts.count(5_000) == len(dataset.transactions) // 5_000  # all full but the one closed at the end
     assert len({r["window_id"] for r in reports}) == len(reports)
     assert all(r["window_start"] < r["window_end"] for r in reports)
+
+
+def test_a_rebalance_in_the_middle_of_a_window_counts_each_decision_once(
+    drift_scenario, bootstrap_servers, topic_factory
+) -> None:
+    # a second member joins the group (on another topic) and leaves while a day is half read: the
+    # eager rebalances revoke and give back the drift consumer's partitions, which read again from
+    # the last commit (the first offset of the open day); the open window must not count them twice
+    start = drift_scenario["stream_start"]
+    days = _stream(drift_scenario["dataset"], start)
+    days = Dataset(days.transactions[days.transactions["event_time"] < start + pd.Timedelta(days=2)], days.labels)
+    decisions, reports, other = topic_factory("decisions"), topic_factory("reports"), topic_factory("other")
+    events = sorted(offline_decisions(days, drift_scenario["model"], decisions), key=lambda e: e.timestamp_ms)
+    second_day = int((start + pd.Timedelta(days=1)).timestamp() * 1000)
+    first = [e for e in events if e.timestamp_ms < second_day]
+    second = [e for e in events if e.timestamp_ms >= second_day]
+    half = len(second) // 2
+    produce(bootstrap_servers, first + second[:half])
+    group = f"drift-{decisions[-8:]}"
+    got: list[dict] = []
+    config = DriftConfig(
+        bootstrap_servers=bootstrap_servers, decisions_topic=decisions, reports_topic=reports,
+        model_store=drift_scenario["store"], group_id=group, window=86_400.0, grace=0.0,
+        thresholds=DriftThresholds(), close_idle_after=15.0, stop_idle_after=1.0,
+    )  # fmt: skip
+    worker = threading.Thread(target=run_drift, args=(config, got.append), daemon=True)
+    worker.start()
+    wait_for(lambda: len(got) == 1, 60, "the first day's report")
+    time.sleep(2)  # the rest of what was produced is read (one consume call takes up to 2,000)
+    member = Consumer({"bootstrap.servers": bootstrap_servers, "group.id": group, "auto.offset.reset": "earliest"})
+    assigned: list[TopicPartition] = []
+    member.subscribe([other], on_assign=lambda _, partitions: assigned.extend(partitions))
+    deadline = time.monotonic() + 60
+    while not assigned and time.monotonic() < deadline:
+        member.poll(0.2)
+    member.close()
+    assert assigned, "the second member never joined the group"
+    produce(bootstrap_servers, second[half:])
+    worker.join(120)
+    assert not worker.is_alive()
+    assert [r["event_count"] for r in got] == [len(first), len(second)]
 
 
 def _derived(spec: dict) -> set[str]:
