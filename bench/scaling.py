@@ -54,6 +54,7 @@ from bench.harness import add_smoke_flag, results_dir
 from bench.worker import (
     BOOTSTRAP,
     BROKER,
+    PY_SPY,
     WORKER_ARGS,
     consume_decisions,
     decision_times,
@@ -92,6 +93,7 @@ def throughput(events: list, n_tx: int, store: str, home: Path, processes: int, 
         cpu = {part: round(after - cpu_before[part], 1) for part, after in cpu_seconds(workers).items()}
         cpu["wall"] = round(time.monotonic() - started, 1)
         jit_after = broker_jit_seconds()
+        batches = [batch_figures(worker.metrics_port) for worker in workers]  # type: ignore[attr-defined]
     finally:
         for worker in workers:
             stop_worker(worker)
@@ -113,9 +115,19 @@ def throughput(events: list, n_tx: int, store: str, home: Path, processes: int, 
             for part, seconds in cpu.items()
             if not part.startswith(("machine", "wall"))
         },
+        # per process: micro-batches and records per batch (small batches cost more a decision)
+        "batches": batches,
         "broker_jit_seconds": None if jit_before is None or jit_after is None else round(jit_after - jit_before, 1),
         "terminal_view_after_the_run": view,
     }
+
+
+def batch_figures(metrics_port: int) -> dict[str, float | None]:
+    """A worker's micro-batches so far and their mean size, from its metrics."""
+    total = worker_metric(metrics_port, "fraudstream_worker_batch_size_sum")
+    count = worker_metric(metrics_port, "fraudstream_worker_batch_size_count")
+    mean = None if total is None or not count else round(total / count, 1)
+    return {"batches": count, "mean_records": mean}
 
 
 def broker_jit_seconds() -> float | None:
@@ -372,9 +384,13 @@ def main() -> int:
     parser.add_argument(
         "--warmup-runs", type=int, default=1, help="unmeasured two-process throughput runs first, to warm the broker"
     )
+    parser.add_argument("--py-spy", type=Path, help="profile every worker with py-spy, each into its own file here")
     add_smoke_flag(parser)
     args = parser.parse_args()
     WORKER_ARGS.extend(args.worker_args.split())
+    if args.py_spy:
+        args.py_spy.mkdir(parents=True, exist_ok=True)
+        PY_SPY["dir"] = args.py_spy.resolve()
     BROKER.start()
     results: dict[str, object] = {}
     with tempfile.TemporaryDirectory() as tmp:

@@ -117,7 +117,8 @@ def decision_times(topic: str) -> np.ndarray:
     return np.array(times)
 
 
-#: set by --py-spy: record the worker under py-spy into this file (collapsed stacks)
+#: set by --py-spy: record the worker under py-spy into this file (collapsed stacks); ``dir``
+#: instead (``bench/scaling.py --py-spy DIR``): each worker into its own file there, named by its home
 PY_SPY: dict[str, Path] = {}
 #: set by --py-spy-args: extra py-spy flags (``--gil --threads``: only samples holding the GIL, per thread)
 PY_SPY_ARGS: list[str] = []
@@ -139,9 +140,10 @@ def start_worker(
     log = open(home / f"{names.decisions}.log", "ab")  # noqa: SIM115
     command = [sys.executable, "-m", "cli.main", "worker", "--store", store, "--app-id", names.decisions,
                *WORKER_ARGS, *extra]  # fmt: skip
-    if "out" in PY_SPY:
+    out = PY_SPY.get("out") or (PY_SPY["dir"] / f"{home.parent.name}-{home.name}.txt" if "dir" in PY_SPY else None)
+    if out is not None:
         command = ["py-spy", "record", "--rate", "250", "--format", "raw", "--nonblocking", *PY_SPY_ARGS,
-                   "-o", str(PY_SPY["out"]), "--", *command]  # fmt: skip
+                   "-o", str(out), "--", *command]  # fmt: skip
     return subprocess.Popen(
         command,
         env=env, stdout=log, stderr=subprocess.STDOUT, cwd=PROJECT_ROOT,
@@ -151,7 +153,7 @@ def start_worker(
 def stop_worker(process: subprocess.Popen[bytes]) -> None:
     """SIGTERM the worker (under py-spy: the worker itself, so py-spy writes its profile on exit)."""
     target = process.pid
-    if "out" in PY_SPY:
+    if PY_SPY:
         children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
         target = int(children[0]) if children else process.pid
     if process.poll() is None:
