@@ -86,10 +86,12 @@ def throughput(events: list, n_tx: int, store: str, home: Path, processes: int, 
     workers = start_workers(names, store, home / f"throughput{processes}{run}", processes, PARTITIONS)
     try:
         jit_before = broker_jit_seconds()  # jcmd attaches to the broker: outside the measured window
+        held = HeldSampler(workers if SAMPLE_HELD else [])
         cpu_before, started = cpu_seconds(workers), time.monotonic()
         produce_all(renamed(events, names))
         produced = time.time()
         wait_size(names.decisions, n_tx, 900, workers[0])
+        held.stop()
         cpu = {part: round(after - cpu_before[part], 1) for part, after in cpu_seconds(workers).items()}
         cpu["wall"] = round(time.monotonic() - started, 1)
         jit_after = broker_jit_seconds()
@@ -117,9 +119,49 @@ def throughput(events: list, n_tx: int, store: str, home: Path, processes: int, 
         },
         # per process: micro-batches and records per batch (small batches cost more a decision)
         "batches": batches,
+        # per process (--sample-held): transactions the alignment held back, sampled every 0.1 s
+        "held_transactions": held.summary() if SAMPLE_HELD else None,
         "broker_jit_seconds": None if jit_before is None or jit_after is None else round(jit_after - jit_before, 1),
         "terminal_view_after_the_run": view,
     }
+
+
+#: set by --sample-held: sample each worker's held transactions through the runs (reading its
+#: metrics ten times a second costs the workers a little CPU, so not by default)
+SAMPLE_HELD: list[bool] = []
+
+
+class HeldSampler:
+    """Samples each worker's ``fraudstream_worker_held_transactions`` (set after every batch) every
+    0.1 s in a thread, from construction to :meth:`stop`: whether the alignment holds records
+    back all through a run or at moments (the UTC day boundaries)."""
+
+    def __init__(self, workers: list) -> None:
+        self.ports = [worker.metrics_port for worker in workers]
+        self.samples: list[list[float]] = [[] for _ in workers]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.1):
+            for port, samples in zip(self.ports, self.samples, strict=True):
+                value = worker_metric(port, "fraudstream_worker_held_transactions")
+                if value is not None:
+                    samples.append(value)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def summary(self) -> list[dict[str, float]]:
+        out = []
+        for samples in self.samples:
+            values = np.array(samples or [0.0])
+            out.append({"samples": len(samples), "share_holding": round(float((values > 0).mean()), 3),
+                        "mean": round(float(values.mean()), 1), "p90": float(np.percentile(values, 90)),
+                        "max": float(values.max())})  # fmt: skip
+        return out
 
 
 def batch_figures(metrics_port: int) -> dict[str, float | None]:
@@ -384,10 +426,13 @@ def main() -> int:
     parser.add_argument(
         "--warmup-runs", type=int, default=1, help="unmeasured two-process throughput runs first, to warm the broker"
     )
+    parser.add_argument("--sample-held", action="store_true", help="sample each worker's held transactions")
     parser.add_argument("--py-spy", type=Path, help="profile every worker with py-spy, each into its own file here")
     add_smoke_flag(parser)
     args = parser.parse_args()
     WORKER_ARGS.extend(args.worker_args.split())
+    if args.sample_held:
+        SAMPLE_HELD.append(True)
     if args.py_spy:
         args.py_spy.mkdir(parents=True, exist_ok=True)
         PY_SPY["dir"] = args.py_spy.resolve()

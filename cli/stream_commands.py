@@ -16,8 +16,8 @@ __all__ = ["WORKER_TUNING", "register", "worker_config"]
 
 #: ``fraudstream worker`` flags passed to :class:`WorkerConfig` only when given
 WORKER_TUNING = ("batch_size", "batch_wait", "fetch_max_wait", "fetch_min_bytes", "reload_interval", "scoring_threads",
-                 "producer_skew", "standby_replicas", "rocksdb_block_cache_mib", "rocksdb_write_buffer_mib",
-                 "state_cache_entries")  # fmt: skip
+                 "producer_skew", "held_per_partition", "standby_replicas", "rocksdb_block_cache_mib",
+                 "rocksdb_write_buffer_mib", "state_cache_entries")  # fmt: skip
 WORKER_FLAGS = ("app_id", "shadow", *WORKER_TUNING)
 DRIFT_FLAGS = ("group_id", "window", "grace", "window_events", "close_idle_after", "stop_idle_after")
 THRESHOLD_FLAGS = ("psi_warn", "psi_alert", "ks_threshold", "ks_alpha")
@@ -194,6 +194,16 @@ def register(sub: Any) -> None:
             "linger.ms and a margin): how long an idle partition holds the others back",
             WorkerConfig,
             "producer_skew",
+        ),
+    )
+    wk.add_argument(
+        "--held-per-partition",
+        type=int,
+        help=default_help(
+            "records a source partition may hold while it waits for the others in event time; beyond this it is "
+            "paused",
+            WorkerConfig,
+            "held_per_partition",
         ),
     )
     wk.add_argument(

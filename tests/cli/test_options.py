@@ -48,6 +48,8 @@ def test_worker_flags_override_the_config_defaults_only_when_given(monkeypatch, 
     )
     assert (tuned.batch_size, tuned.fetch_min_bytes, tuned.batch_wait) == (10, 1, defaults.batch_wait)
     assert tuned.data_dir == str(tmp_path / "worker" / "a")  # each app id its own state folder
+    held = worker_config(parser.parse_args(["worker", "--held-per-partition", "500"]))
+    assert (held.held_per_partition, defaults.held_per_partition) == (500, 10_000)
     standbys = worker_config(parser.parse_args(["worker", "--standby-replicas", "0"]))
     assert (standbys.standby_replicas, defaults.standby_replicas) == (0, 1)
     from consumers.scoring.app import faust_app
