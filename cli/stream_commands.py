@@ -200,8 +200,7 @@ def register(sub: Any) -> None:
         "--held-per-partition",
         type=int,
         help=default_help(
-            "records a source partition may hold while it waits for the others in event time; beyond this it is "
-            "paused",
+            "records a source partition may hold while it waits for the others in event time; beyond this it is paused",
             WorkerConfig,
             "held_per_partition",
         ),
