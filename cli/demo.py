@@ -130,6 +130,8 @@ def run_demo(settings: FraudstreamSettings, demo: DemoConfig | None = None) -> i
         broker = LocalBroker(settings.home / "kafka", port=port, controller_port=port + 1)
         seconds = broker.start()
     story.say(f"broker {broker.bootstrap_servers} ready ({seconds:.1f} s to ready; 0 means it was running)")
+    if any(name.startswith("FRAUDSTREAM_SECURITY__") for name in os.environ):
+        print("  the demo's broker is a plaintext local one: FRAUDSTREAM_SECURITY__* settings are not used", flush=True)
 
     live_days = demo.live_days
     with step(2, f"a synthetic world: {demo.history_days} days of history, then {live_days + SHADOW_DAYS + AFTER_DAYS} "
@@ -269,10 +271,19 @@ def run_demo(settings: FraudstreamSettings, demo: DemoConfig | None = None) -> i
         worker.wait(60)
 
 
+def worker_env(settings: FraudstreamSettings, topics: TopicNames) -> dict[str, str]:
+    """The demo worker's environment: this one, on the demo's broker and topics. The demo's broker
+    is its own plaintext local one, and its own clients use no TLS or SASL, so security settings
+    meant for another cluster (``FRAUDSTREAM_SECURITY__*``) are left out, as the worker would
+    otherwise speak TLS or SASL to a broker that does not."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith("FRAUDSTREAM_SECURITY__")}
+    return {**env, "FRAUDSTREAM_BOOTSTRAP_SERVERS": settings.bootstrap_servers, **topics.as_env()}
+
+
 def _start_worker(
     settings: FraudstreamSettings, topics: TopicNames, store: str, app_id: str, workdir: Path, shadow: bool
 ) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "FRAUDSTREAM_BOOTSTRAP_SERVERS": settings.bootstrap_servers, **topics.as_env()}
+    env = worker_env(settings, topics)
     log_path = workdir / "worker.log"
     command = [sys.executable, "-m", "cli.main", "worker", "--store", store, "--app-id", app_id,
                "--reload-interval", str(RELOAD_SECONDS), *(["--shadow", "staging"] if shadow else [])]  # fmt: skip
