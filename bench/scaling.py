@@ -67,6 +67,7 @@ from bench.worker import (
     wait_size,
     worker_metric,
 )
+from consumers.scoring.alignment import EventTimeAligner
 from features.definitions import DAY_MS, DEFAULT_CONFIG
 from fraudstream.kafka import PRODUCER_DEFAULTS
 from fraudstream.settings import TopicNames
@@ -164,12 +165,17 @@ class HeldSampler:
         return out
 
 
-def batch_figures(metrics_port: int) -> dict[str, float | None]:
+def batch_figures(metrics_port: int) -> dict[str, object]:
     """A worker's micro-batches so far and their mean size, from its metrics."""
     total = worker_metric(metrics_port, "fraudstream_worker_batch_size_sum")
     count = worker_metric(metrics_port, "fraudstream_worker_batch_size_count")
     mean = None if total is None or not count else round(total / count, 1)
-    return {"batches": count, "mean_records": mean}
+    waits: dict[str, float | None] = {
+        kind: worker_metric(metrics_port, f'fraudstream_worker_alignment_waits_total{{waiting_for="{kind}"}}')
+        for kind in EventTimeAligner.WAIT_KINDS
+    }
+    # after how many of its batches the oldest held transaction still waited, by what for
+    return {"batches": count, "mean_records": mean, "waits": {k: v for k, v in waits.items() if v}}
 
 
 def broker_jit_seconds() -> float | None:

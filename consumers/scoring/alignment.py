@@ -343,32 +343,49 @@ class EventTimeAligner:
         event = self.progress[(topic, partition)].events[0]
         return event.topic, event.partition, event.offset
 
+    #: the kinds of :meth:`waits`: what the oldest held transaction waits for
+    WAIT_KINDS = ("own_labels", "own_transactions", "other_labels", "other_transactions", "other_unknown")
+
+    def waits(self) -> list[tuple[str, str]]:
+        """Why the oldest held transaction waits: (kind, detail) per source partition it waits on,
+        ``kind`` one of :attr:`WAIT_KINDS` (``other_*``: a partition another process owns); empty if
+        nothing is held."""
+        if not self._held:
+            return []
+        ts, partition, _ = self._held[0]
+        day_start, known_before = ts - ts % DAY_MS, ts - self.label_lag_ms
+        found = []
+        for tp in self.progress:
+            upto = self.complete_upto(tp)
+            if tp[0] == self.labels_topic and upto < known_before:
+                found.append(("own_labels", f"{tp[0]}[{tp[1]}] up to {upto} < {known_before}"))
+            elif tp[0] != self.labels_topic and tp[1] != partition and upto < day_start:
+                found.append(("own_transactions", f"{tp[0]}[{tp[1]}] up to {upto} < {day_start}"))
+        for p in self._foreign_numbers:
+            mark = self._foreign(p)
+            if mark is None:
+                found.append(("other_unknown", f"partition {p} of another process: no watermark yet"))
+                continue
+            labels = max(mark.labels_upto, self.frontier(mark.labels_idle_at - self.skew_ms))
+            txs = max(mark.transactions_upto, self.frontier(mark.transactions_idle_at - self.skew_ms))
+            if labels < known_before:
+                found.append(
+                    ("other_labels", f"labels partition {p} of another process up to {labels} < {known_before}")
+                )
+            if txs < day_start:
+                found.append(
+                    ("other_transactions", f"transactions partition {p} of another process up to {txs} < {day_start}")
+                )
+        return found
+
     def waiting_on(self) -> str | None:
         """Why the oldest held transaction waits (for the log), or None if nothing is held."""
         if not self._held:
             return None
         ts, partition, topic = self._held[0]
         event = self.progress[(topic, partition)].events[0]
-        day_start, known_before = ts - ts % DAY_MS, ts - self.label_lag_ms
-        reasons = []
-        for tp in self.progress:
-            upto = self.complete_upto(tp)
-            if tp[0] == self.labels_topic and upto < known_before:
-                reasons.append(f"{tp[0]}[{tp[1]}] up to {upto} < {known_before}")
-            elif tp[0] != self.labels_topic and tp[1] != partition and upto < day_start:
-                reasons.append(f"{tp[0]}[{tp[1]}] up to {upto} < {day_start}")
-        for p in self._foreign_numbers:
-            mark = self._foreign(p)
-            if mark is None:
-                reasons.append(f"partition {p} of another process: no watermark yet")
-                continue
-            labels = max(mark.labels_upto, self.frontier(mark.labels_idle_at - self.skew_ms))
-            txs = max(mark.transactions_upto, self.frontier(mark.transactions_idle_at - self.skew_ms))
-            if labels < known_before:
-                reasons.append(f"labels partition {p} of another process up to {labels} < {known_before}")
-            if txs < day_start:
-                reasons.append(f"transactions partition {p} of another process up to {txs} < {day_start}")
-        return f"{self._count} held from {event.topic}[{partition}] at {ts}: " + ("; ".join(reasons) or "-")
+        reasons = "; ".join(detail for _, detail in self.waits()) or "-"
+        return f"{self._count} held from {event.topic}[{partition}] at {ts}: {reasons}"
 
     def watermarks(self) -> dict[int, Watermark]:
         """What has been released of each partition number owned here, for the other processes.

@@ -34,6 +34,13 @@ HELD = Gauge(
     "fraudstream_worker_held_transactions",
     "Transactions fetched and held until everything their features read is applied (alignment).",
 )
+ALIGNMENT_WAITS = Counter(
+    "fraudstream_worker_alignment_waits_total",
+    "Batches after which the oldest held transaction still waited, by what it waited for: labels or"
+    " transactions partitions of this process (own_*) or of another (other_*; other_unknown: no watermark"
+    " from it yet). A batch may count under several.",
+    ["waiting_for"],
+)
 LABEL_VISIBILITY_LAG = Gauge(
     "fraudstream_worker_label_visibility_lag_seconds",
     "Wall-clock time minus the event time up to which every labels partition is known applied, for the"

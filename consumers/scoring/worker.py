@@ -252,6 +252,8 @@ class ScoringWorker:
         metrics.record_batch(pending.result, len(batch.events), pending.started)
         if self.feed.aligner is not None:
             metrics.HELD.set(self.feed.aligner.held)
+            for kind in {kind for kind, _ in self.feed.aligner.waits()}:
+                metrics.ALIGNMENT_WAITS.labels(kind).inc()
             now_ms = time.time() * 1000
             for kind, upto in zip(("own", "others"), self.feed.aligner.labels_complete_upto(), strict=True):
                 if upto is not None and upto > NEVER:

@@ -217,6 +217,29 @@ def test_a_foreign_partition_counts_by_its_owners_watermark_or_its_idle_time() -
     assert len(aligner.release()) == 1
 
 
+def test_what_the_oldest_held_transaction_waits_for_is_told_by_kind() -> None:
+    marks: dict[int, Watermark] = {}
+    aligner = EventTimeAligner(
+        "labels", [("tx", 0), ("tx", 1), ("labels", 0)], label_lag_ms=LAG, partition_count=3, foreign=marks.get
+    )
+    day = 10 * DAY_MS
+    assert aligner.waits() == []  # nothing held
+    aligner.add([_event("tx", 0, 0, day + 5_000)], fetched_at=100)
+    aligner.release()
+    assert {kind for kind, _ in aligner.waits()} == {"own_transactions", "own_labels", "other_unknown"}
+    aligner.add([_event("tx", 1, 0, day + 6_000), _event("labels", 0, 0, day + 4_500)], fetched_at=100)
+    marks[2] = Watermark(day - 1, NEVER, day + 4_000, NEVER)
+    aligner.release()
+    waits = aligner.waits()
+    assert [kind for kind, _ in waits] == ["other_transactions"]
+    assert "transactions partition 2 of another process" in waits[0][1]
+    assert aligner.waiting_on() == f"2 held from tx[0] at {day + 5_000}: {waits[0][1]}"
+    marks[2] = Watermark(day, NEVER, day + 4_000, NEVER)
+    assert len(aligner.release()) == 1  # tx-0 goes; tx-1 waits for both labels partitions to pass + 5,000
+    assert [kind for kind, _ in aligner.waits()] == ["own_labels", "other_labels"]
+    assert set(EventTimeAligner.WAIT_KINDS) >= {"own_labels", "own_transactions", "other_transactions"}
+
+
 def test_watermarks_say_what_is_applied_per_partition_number() -> None:
     aligner = EventTimeAligner("labels", [("tx", 0), ("labels", 0), ("tx", 1), ("labels", 1)])
     day = 10 * DAY_MS
