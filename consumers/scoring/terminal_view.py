@@ -58,6 +58,10 @@ def decode_watermark(value: bytes) -> Watermark:
     return Watermark(*_WATERMARK.unpack(value))
 
 
+#: how often a view with no partitions to read looks again anyway (set_partitions wakes it at once)
+IDLE_RECHECK = 1.0
+
+
 class ChangelogView:
     """The newest value of every key of every partition of ``topic``, and each partition's watermark.
 
@@ -86,6 +90,8 @@ class ChangelogView:
         self.records = 0
         self.bytes = 0
         self._stop = threading.Event()
+        #: set by :meth:`set_partitions` and :meth:`stop`: what a view with nothing to read waits for
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self.error: BaseException | None = None
         #: called from the view's thread after what it read moved a shown watermark (the worker
@@ -99,6 +105,7 @@ class ChangelogView:
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
 
@@ -108,6 +115,7 @@ class ChangelogView:
         self.wanted = frozenset(partitions)
         if self.wanted - self.ready:
             self.caught_up.clear()
+        self._wake.set()
 
     def get(self, key: bytes, partition: int) -> bytes | None:
         return self.data[partition].get(key)
@@ -187,7 +195,10 @@ class ChangelogView:
                     self._reassign(consumer, assigned, set(wanted), ends, started)
                     assigned = set(wanted)
                 if not assigned:
-                    self._stop.wait(self.poll_timeout)
+                    # nothing to read (one process owns every partition): sleep until that changes,
+                    # not a poll every few milliseconds, which costs an idle worker CPU for nothing
+                    self._wake.wait(IDLE_RECHECK)
+                    self._wake.clear()
                     continue
                 for message in consumer.consume(10_000, self.poll_timeout):
                     error = message.error()

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
+import pytest
+from confluent_kafka import TopicPartition
+
+from consumers.scoring import terminal_view
 from consumers.scoring.alignment import NEVER, Watermark
 from consumers.scoring.terminal_view import WATERMARK_KEY, ChangelogView, encode_watermark
 
@@ -45,3 +51,62 @@ def test_a_watermark_that_moves_once_shown_is_signalled_one_that_does_not_is_not
     assert not view._moved  # the same again
     view.apply(1, WATERMARK_KEY, encode_watermark(Watermark(50, NEVER, 95, 5)))
     assert view._moved  # labels moved on: the worker's aligner is woken after this read
+
+
+class _FakeConsumer:
+    """What the view asks of its consumer: a changelog with nothing in it."""
+
+    def __init__(self, config: dict[str, object]) -> None:
+        self.assigned: list[int] = []
+
+    def get_watermark_offsets(self, tp: object, timeout: float) -> tuple[int, int]:
+        return 0, 0
+
+    def incremental_assign(self, partitions: list[TopicPartition]) -> None:
+        self.assigned.extend(tp.partition for tp in partitions)
+
+    def incremental_unassign(self, partitions: list[TopicPartition]) -> None:
+        pass
+
+    def consume(self, n: int, timeout: float) -> list[object]:
+        time.sleep(timeout)
+        return []
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_view_with_nothing_to_read_sleeps_until_it_is_given_partitions(monkeypatch: pytest.MonkeyPatch) -> None:
+    consumers: list[_FakeConsumer] = []
+
+    def consumer(config: dict[str, object]) -> _FakeConsumer:
+        consumers.append(_FakeConsumer(config))
+        return consumers[-1]
+
+    monkeypatch.setattr(terminal_view, "Consumer", consumer)
+    looks = []
+
+    class Counted(ChangelogView):
+        @property
+        def wanted(self) -> frozenset[int]:
+            looks.append(time.monotonic())
+            return self._wanted
+
+        @wanted.setter
+        def wanted(self, value: frozenset[int]) -> None:
+            self._wanted = value
+
+    view = Counted({"bootstrap.servers": "127.0.0.1:1"}, "changelog", partitions=2)
+    view.start()
+    try:
+        time.sleep(0.5)
+        assert len(looks) <= 2  # one process owns everything: no poll every 10 ms (was about 50 here)
+        view.set_partitions([1])
+        deadline = time.monotonic() + 0.5
+        while not (consumers and consumers[-1].assigned) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert consumers[-1].assigned == [1]  # woken at once, not after the idle recheck
+    finally:
+        started = time.monotonic()
+        view.stop()
+        assert time.monotonic() - started < 0.5
