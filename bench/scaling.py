@@ -1,6 +1,6 @@
 """Scoring with several worker processes: throughput, latency, label propagation, kill -9 recovery.
 
-    uv run python bench/scaling.py [--events 100000] [--only throughput|latency|labels|kill] [--worker-args ...]
+    uv run python bench/scaling.py [--events 100000] [--only throughput|latency|labels|waiting|kill] [--worker-args ...]
 
 All on 4 partitions, the workers at their defaults, on the bench broker (``bench/harness.py``):
 
@@ -60,6 +60,7 @@ from bench.worker import (
     decision_times,
     latency,
     produce_all,
+    size,
     start_workers,
     stop_worker,
     topics,
@@ -197,16 +198,54 @@ def broker_jit_seconds() -> float | None:
         return None
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """A process's CPU time so far (user + system, all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime (stat(5) fields 14, 15)
+
+
+def waiting_cost(events: list, n_tx: int, store: str, home: Path, seconds: float = 5.0) -> dict[str, object]:
+    """What a worker process spends while the other process it waits on makes no progress, and while
+    it has nothing to do: two processes replay ``events``; when a fifth is decided, the second is
+    frozen (SIGSTOP, for less than the session timeout) and the first one's CPU and decisions are
+    counted over ``seconds``; after the run, the same over ``seconds`` of doing nothing."""
+    names = topics("waiting", PARTITIONS)
+    workers = start_workers(names, store, home / "waiting", 2, PARTITIONS)
+    first, second = workers
+    try:
+        produce_all(renamed(events, names))
+        wait_size(names.decisions, n_tx // 5, 300, first)
+        os.kill(second.pid, signal.SIGSTOP)
+        try:
+            time.sleep(1.5)  # what the first could still release goes first
+            cpu, decided, at = process_cpu_seconds(first.pid), size(names.decisions), time.monotonic()
+            held_before = worker_metric(first.metrics_port, "fraudstream_worker_held_transactions")  # type: ignore[attr-defined]
+            time.sleep(seconds)
+            waiting = {
+                "cpu_core_share": round((process_cpu_seconds(first.pid) - cpu) / (time.monotonic() - at), 3),
+                "decisions_meanwhile": size(names.decisions) - decided,
+                "held_before": held_before,
+                "held_after": worker_metric(first.metrics_port, "fraudstream_worker_held_transactions"),  # type: ignore[attr-defined]
+            }
+        finally:
+            os.kill(second.pid, signal.SIGCONT)
+        wait_size(names.decisions, n_tx, 900, first)
+        time.sleep(2.0)
+        cpu, at = process_cpu_seconds(first.pid), time.monotonic()
+        time.sleep(seconds)
+        idle = {"cpu_core_share": round((process_cpu_seconds(first.pid) - cpu) / (time.monotonic() - at), 3)}
+    finally:
+        for worker in workers:
+            stop_worker(worker)
+    return {"waiting_on_a_frozen_process": waiting, "idle_after_the_run": idle}
+
+
 def cpu_seconds(workers: list) -> dict[str, float]:
     """CPU time (user + system) so far of the worker processes, the bench's own broker (absent on an
     external one) and this process (the producer): on a 2-core machine, what two workers can gain
     over one is bounded by what all of them together spend per decision."""
     tick = os.sysconf("SC_CLK_TCK")
-
-    def of(pid: int) -> float:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / tick  # utime, stime (fields 14 and 15 of stat(5))
-
+    of = process_cpu_seconds
     usage = resource.getrusage(resource.RUSAGE_SELF)
     result = {"workers": sum(of(w.pid) for w in workers), "bench_process": usage.ru_utime + usage.ru_stime}
     # the whole machine (all cores): idle shows whether the cores were saturated, steal what the host took
@@ -425,7 +464,7 @@ def kill_recovery(events: list, store: str, home: Path, before: float, after: fl
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=100_000, help="transactions for the throughput runs")
-    parser.add_argument("--only", choices=["throughput", "latency", "labels", "kill"])
+    parser.add_argument("--only", choices=["throughput", "latency", "labels", "kill", "waiting"])
     parser.add_argument("--latency-seconds", type=float, default=20.0)
     parser.add_argument("--worker-args", default="", help="extra flags for every worker, e.g. '--standby-replicas 0'")
     parser.add_argument("--pairs", type=int, default=1, help="one- and two-process throughput runs, alternately")
@@ -473,6 +512,9 @@ def main() -> int:
         if args.only in (None, "labels") and not args.smoke:
             results["labels"] = label_propagation(live, store, home, 2 if args.smoke else 100)
             print("labels", results["labels"], flush=True)
+        if args.only in (None, "waiting") and not args.smoke:
+            results["waiting"] = waiting_cost(events, n_tx, store, home)
+            print("waiting", results["waiting"], flush=True)
         if args.only in (None, "kill") and not args.smoke:
             results["kill"] = kill_recovery(live, store, home, *((3.0, 15.0) if args.smoke else (10.0, 20.0)))
             print("kill", results["kill"], flush=True)
