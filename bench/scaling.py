@@ -217,7 +217,7 @@ def waiting_cost(events: list, n_tx: int, store: str, home: Path, seconds: float
         wait_size(names.decisions, n_tx // 5, 300, first)
         os.kill(second.pid, signal.SIGSTOP)
         try:
-            time.sleep(1.5)  # what the first could still release goes first
+            time.sleep(min(1.5, seconds))  # what the first could still release goes first
             cpu, decided, at = process_cpu_seconds(first.pid), size(names.decisions), time.monotonic()
             held_before = worker_metric(first.metrics_port, "fraudstream_worker_held_transactions")  # type: ignore[attr-defined]
             time.sleep(seconds)
@@ -230,7 +230,7 @@ def waiting_cost(events: list, n_tx: int, store: str, home: Path, seconds: float
         finally:
             os.kill(second.pid, signal.SIGCONT)
         wait_size(names.decisions, n_tx, 900, first)
-        time.sleep(2.0)
+        time.sleep(min(2.0, seconds))
         cpu, at = process_cpu_seconds(first.pid), time.monotonic()
         time.sleep(seconds)
         idle = {"cpu_core_share": round((process_cpu_seconds(first.pid) - cpu) / (time.monotonic() - at), 3)}
@@ -512,8 +512,8 @@ def main() -> int:
         if args.only in (None, "labels") and not args.smoke:
             results["labels"] = label_propagation(live, store, home, 2 if args.smoke else 100)
             print("labels", results["labels"], flush=True)
-        if args.only in (None, "waiting") and not args.smoke:
-            results["waiting"] = waiting_cost(events, n_tx, store, home)
+        if args.only in (None, "waiting"):
+            results["waiting"] = waiting_cost(events, n_tx, store, home, seconds=0.5 if args.smoke else 5.0)
             print("waiting", results["waiting"], flush=True)
         if args.only in (None, "kill") and not args.smoke:
             results["kill"] = kill_recovery(live, store, home, *((3.0, 15.0) if args.smoke else (10.0, 20.0)))
