@@ -56,6 +56,7 @@ from typing import Any
 from faust.types import TP
 from faust.types.tuples import ack_lock
 
+from consumers.scoring import metrics
 from consumers.scoring.alignment import NEVER, EventTimeAligner, Watermark
 from consumers.scoring.records import InputEvent
 from consumers.scoring.state_store import StateStore
@@ -540,6 +541,7 @@ def read_again(consumer: Any, offsets: dict[TP, int]) -> None:
         if tp in assigned and position is not None and position > offset:
             consumer.log.info(f"reading {tp.topic}[{tp.partition}] again from offset {offset}: a fetch was dropped")
             consumer._thread.seek(tp, offset)
+            metrics.READ_AGAIN.inc()
 
 
 def apply_standby(recovery: Any, store: StateStore, tp: TP, records: list[Any], read_offset: Any) -> list[Any]:

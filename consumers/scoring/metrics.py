@@ -34,6 +34,11 @@ HELD = Gauge(
     "fraudstream_worker_held_transactions",
     "Transactions fetched and held until everything their features read is applied (alignment).",
 )
+READ_AGAIN = Counter(
+    "fraudstream_worker_fetches_read_again_total",
+    "Source partitions sought back to read a dropped fetch's records again (the partition was paused, or"
+    " the flow stopped for a rebalance, while its fetch was under way); their records are processed again.",
+)
 ALIGNMENT_WAITS = Counter(
     "fraudstream_worker_alignment_waits_total",
     "Batches after which the oldest held transaction still waited, by what it waited for: labels or"

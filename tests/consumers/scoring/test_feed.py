@@ -10,6 +10,7 @@ import pytest
 from faust.transport.consumer import Consumer as FaustConsumer
 from faust.types import TP
 from intervaltree import IntervalTree
+from prometheus_client import REGISTRY
 
 from consumers.scoring.feed import BatchFeed, FetchedBatch
 from consumers.scoring.records import InputEvent
@@ -355,10 +356,12 @@ def test_a_fetch_of_a_partition_paused_meanwhile_is_read_again() -> None:
     tx0, tx1 = TP(TX, 0), TP(TX, 1)
     fetch = {tx0: [record(TX, 0, o) for o in (5, 6, 7)], tx1: [record(TX, 1, o) for o in (3, 4)]}
     consumer = FakeDrainConsumer(fetch, read_offsets={tx0: 5}, active={tx1})  # tx0 paused meanwhile
+    counted = REGISTRY.get_sample_value("fraudstream_worker_fetches_read_again_total") or 0.0
 
     (batch,) = drain_once(consumer, batch_size=100)
     assert [(e.partition, e.offset) for e in batch.events] == [(1, 3), (1, 4)]
     assert consumer.seeks == [(tx0, 5)]  # its next fetch starts at the first record not delivered
+    assert REGISTRY.get_sample_value("fraudstream_worker_fetches_read_again_total") == counted + 1  # and ops see it
 
 
 def test_a_fetch_dropped_while_the_flow_is_stopped_is_read_again_where_no_committed_offset_seeks_back() -> None:
