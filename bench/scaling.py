@@ -67,6 +67,7 @@ from bench.worker import (
     trained_dataset,
     wait_size,
     worker_metric,
+    worker_pid,
 )
 from consumers.scoring.alignment import EventTimeAligner
 from features.definitions import DAY_MS, DEFAULT_CONFIG
@@ -88,12 +89,13 @@ def throughput(events: list, n_tx: int, store: str, home: Path, processes: int, 
     workers = start_workers(names, store, home / f"throughput{processes}{run}", processes, PARTITIONS)
     try:
         jit_before = broker_jit_seconds()  # jcmd attaches to the broker: outside the measured window
-        held = HeldSampler(workers if SAMPLE_HELD else [])
+        held = HeldSampler(workers) if SAMPLE_HELD else None
         cpu_before, started = cpu_seconds(workers), time.monotonic()
         produce_all(renamed(events, names))
         produced = time.time()
         wait_size(names.decisions, n_tx, 900, workers[0])
-        held.stop()
+        if held is not None:
+            held.stop()
         cpu = {part: round(after - cpu_before[part], 1) for part, after in cpu_seconds(workers).items()}
         cpu["wall"] = round(time.monotonic() - started, 1)
         jit_after = broker_jit_seconds()
@@ -122,7 +124,7 @@ def throughput(events: list, n_tx: int, store: str, home: Path, processes: int, 
         # per process: micro-batches and records per batch (small batches cost more a decision)
         "batches": batches,
         # per process (--sample-held): transactions the alignment held back, sampled every 0.1 s
-        "held_transactions": held.summary() if SAMPLE_HELD else None,
+        "held_transactions": held.summary() if held is not None else None,
         "broker_jit_seconds": None if jit_before is None or jit_after is None else round(jit_after - jit_before, 1),
         "terminal_view_after_the_run": view,
     }
@@ -212,28 +214,29 @@ def waiting_cost(events: list, n_tx: int, store: str, home: Path, seconds: float
     names = topics("waiting", PARTITIONS)
     workers = start_workers(names, store, home / "waiting", 2, PARTITIONS)
     first, second = workers
+    first_pid, second_pid = worker_pid(first), worker_pid(second)  # the workers, also under py-spy
     try:
         produce_all(renamed(events, names))
         wait_size(names.decisions, n_tx // 5, 300, first)
-        os.kill(second.pid, signal.SIGSTOP)
+        os.kill(second_pid, signal.SIGSTOP)
         try:
             time.sleep(min(1.5, seconds))  # what the first could still release goes first
-            cpu, decided, at = process_cpu_seconds(first.pid), size(names.decisions), time.monotonic()
+            cpu, decided, at = process_cpu_seconds(first_pid), size(names.decisions), time.monotonic()
             held_before = worker_metric(first.metrics_port, "fraudstream_worker_held_transactions")  # type: ignore[attr-defined]
             time.sleep(seconds)
             waiting = {
-                "cpu_core_share": round((process_cpu_seconds(first.pid) - cpu) / (time.monotonic() - at), 3),
+                "cpu_core_share": round((process_cpu_seconds(first_pid) - cpu) / (time.monotonic() - at), 3),
                 "decisions_meanwhile": size(names.decisions) - decided,
                 "held_before": held_before,
                 "held_after": worker_metric(first.metrics_port, "fraudstream_worker_held_transactions"),  # type: ignore[attr-defined]
             }
         finally:
-            os.kill(second.pid, signal.SIGCONT)
+            os.kill(second_pid, signal.SIGCONT)
         wait_size(names.decisions, n_tx, 900, first)
         time.sleep(min(2.0, seconds))
-        cpu, at = process_cpu_seconds(first.pid), time.monotonic()
+        cpu, at = process_cpu_seconds(first_pid), time.monotonic()
         time.sleep(seconds)
-        idle = {"cpu_core_share": round((process_cpu_seconds(first.pid) - cpu) / (time.monotonic() - at), 3)}
+        idle = {"cpu_core_share": round((process_cpu_seconds(first_pid) - cpu) / (time.monotonic() - at), 3)}
     finally:
         for worker in workers:
             stop_worker(worker)
@@ -245,15 +248,15 @@ def cpu_seconds(workers: list) -> dict[str, float]:
     external one) and this process (the producer): on a 2-core machine, what two workers can gain
     over one is bounded by what all of them together spend per decision."""
     tick = os.sysconf("SC_CLK_TCK")
-    of = process_cpu_seconds
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    result = {"workers": sum(of(w.pid) for w in workers), "bench_process": usage.ru_utime + usage.ru_stime}
+    result = {"workers": sum(process_cpu_seconds(worker_pid(w)) for w in workers),
+              "bench_process": usage.ru_utime + usage.ru_stime}  # fmt: skip
     # the whole machine (all cores): idle shows whether the cores were saturated, steal what the host took
     machine = [int(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     result["machine_idle"], result["machine_steal"] = (machine[3] + machine[4]) / tick, machine[7] / tick
     broker_pid = BROKER.own.pid() if BROKER.own is not None else None
     if broker_pid is not None:
-        result["broker"] = of(broker_pid)
+        result["broker"] = process_cpu_seconds(broker_pid)
     return result
 
 

@@ -150,12 +150,18 @@ def start_worker(
     )  # fmt: skip
 
 
-def stop_worker(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the worker (under py-spy: the worker itself, so py-spy writes its profile on exit)."""
-    target = process.pid
+def worker_pid(process: subprocess.Popen[bytes]) -> int:
+    """The worker's own process id: under py-spy, the child py-spy started, not py-spy."""
     if PY_SPY:
         children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
-        target = int(children[0]) if children else process.pid
+        if children:
+            return int(children[0])
+    return process.pid
+
+
+def stop_worker(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the worker (under py-spy: the worker itself, so py-spy writes its profile on exit)."""
+    target = worker_pid(process)
     if process.poll() is None:
         os.kill(target, signal.SIGTERM)
     process.wait(60)
