@@ -100,7 +100,7 @@ def test_a_view_with_nothing_to_read_sleeps_until_it_is_given_partitions(monkeyp
     view.start()
     try:
         time.sleep(0.5)
-        assert len(looks) <= 2  # one process owns everything: no poll every 10 ms (was about 50 here)
+        assert len(looks) <= 2  # one process owns everything: no poll every 10 ms
         view.set_partitions([1])
         deadline = time.monotonic() + 0.5
         while not (consumers and consumers[-1].assigned) and time.monotonic() < deadline:
