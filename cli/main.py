@@ -9,6 +9,8 @@ registers its subcommands here.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import faulthandler
 import os
 import sys
 from collections.abc import Sequence
@@ -66,6 +68,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_format, settings.log_level)
+    # a crash in a native library (librdkafka, RocksDB, XGBoost) prints every thread's Python stack
+    # to stderr, which the process's log keeps, instead of a bare "exited -11"
+    with contextlib.suppress(ValueError, OSError):  # a stderr with no file behind it (called in-process)
+        faulthandler.enable()
     try:
         code: int = args.func(args)
     except KeyboardInterrupt:
